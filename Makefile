@@ -1,0 +1,36 @@
+# stripeline — the commands a user runs. `make help` lists them.
+SHELL := /bin/bash
+GO    ?= go
+PKGS  := github.com/stripeline/stripeline/...
+# Where `make run` keeps the broker's data, binaries and logs (git-ignored).
+DATA  ?= .data
+
+.PHONY: help run test test-short vet fmt bench tools postgres
+
+help:
+	@echo "make run    the whole pipeline on this machine (Ctrl-C stops it)"
+	@echo "make test   every test: unit, integration and end-to-end"
+	@echo "make bench  the benchmark report"
+
+## run: broker, stripe-mock, database and the four services, until Ctrl-C.
+run: postgres
+	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-dev run -data $(DATA)
+
+## test: vet, then every test with the race detector.
+test: postgres vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+test-short: postgres
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432.
+postgres:
+	@bash deployments/local/ensure-postgres.sh

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+)
+
+// stack is the pipeline every test in this package talks to; each test
+// isolates itself by transaction ids of its own.
+var (
+	stack *devstack.Stack
+	dbURL string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tmp, err := os.MkdirTemp("", "stripeline-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if err := devstack.BuildServices(ctx, filepath.Join(tmp, "bin"), os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dbName := "stripeline_e2e_" + devstack.RandomHex(4)
+	dbURL = "postgres://postgres@127.0.0.1:5432/" + dbName + "?sslmode=disable"
+	defer dropDatabase(dbName)
+
+	logs := filepath.Join(tmp, "logs")
+	_ = os.MkdirAll(logs, 0o755)
+	stack, err = devstack.StartStack(ctx, devstack.StackConfig{
+		BinDir:      filepath.Join(tmp, "bin"),
+		DatabaseURL: dbURL,
+		Log: func(c string) io.Writer {
+			f, err := os.Create(filepath.Join(logs, c+".log"))
+			if err != nil {
+				return io.Discard
+			}
+			return f
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start stack:", err)
+		dumpLogs(logs)
+		return 1
+	}
+	code := m.Run()
+	stack.Close()
+	if code != 0 {
+		dumpLogs(logs)
+	}
+	return code
+}
+
+func dumpLogs(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if len(b) > 8000 {
+			b = b[len(b)-8000:]
+		}
+		fmt.Fprintf(os.Stderr, "==== %s ====\n%s\n", e.Name(), b)
+	}
+}
+
+func dropDatabase(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}

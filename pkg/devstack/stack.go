@@ -1,0 +1,218 @@
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stripeline/stripeline/pkg/pgstore"
+)
+
+// StackConfig says how to run the pipeline. Empty fields get defaults that
+// suit a test: free loopback ports, an in-memory broker, generated secrets.
+type StackConfig struct {
+	BinDir string // where the service binaries are (see BuildServices)
+
+	KafkaBrokers []string // external brokers; empty starts the embedded one
+	BrokerAddr   string   // embedded broker address; default a free port
+	BrokerData   string   // embedded broker data folder; empty: in memory
+	Partitions   int32
+	Topic        string
+
+	StripeAPIBase  string // external Stripe-compatible API; empty starts stripe-mock
+	StripeMockAddr string // default a free port
+
+	DatabaseURL string // the database is created when missing
+
+	StripeSecretKey         string
+	WebhookSecret           string
+	SubscriptionTokenSecret string
+
+	// Addrs are the services' listen addresses by name; missing ones get free ports.
+	Addrs map[string]string
+	// Env is added to every service's environment (it wins over the stack's).
+	Env []string
+	// Log returns where a component's output goes; nil discards it.
+	Log func(component string) io.Writer
+}
+
+// Stack is a running pipeline.
+type Stack struct {
+	Config     StackConfig
+	Broker     *Broker // nil when KafkaBrokers was given
+	StripeMock *Process
+
+	mu       sync.Mutex
+	services map[string]*Process
+}
+
+// StartStack brings up the pipeline and waits until every service is ready.
+func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Stack{Config: cfg, services: map[string]*Process{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if len(cfg.KafkaBrokers) == 0 {
+		b, err := StartBroker(BrokerConfig{
+			Addr: s.Config.BrokerAddr, DataDir: cfg.BrokerData, Partitions: cfg.Partitions,
+			Topics: []string{cfg.Topic, cfg.Topic + ".poison"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.Broker = b
+		s.Config.KafkaBrokers = []string{b.Addr()}
+	}
+	if cfg.StripeAPIBase == "" {
+		p, err := StartStripeMock(ctx, cfg.StripeMockAddr, s.log("stripe-mock"))
+		if err != nil {
+			return nil, err
+		}
+		s.StripeMock = p
+		s.Config.StripeAPIBase = "http://" + cfg.StripeMockAddr
+	}
+	if err := pgstore.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	for _, name := range Services {
+		if err := s.StartService(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+func (c *StackConfig) setDefaults() error {
+	if c.Topic == "" {
+		c.Topic = "stripe.events.v1"
+	}
+	if c.BrokerAddr == "" {
+		c.BrokerAddr = "127.0.0.1:0"
+	}
+	var err error
+	if c.StripeMockAddr == "" && c.StripeAPIBase == "" {
+		if c.StripeMockAddr, err = FreeAddr(); err != nil {
+			return err
+		}
+	}
+	if c.StripeSecretKey == "" {
+		c.StripeSecretKey = "sk_test_" + RandomHex(12)
+	}
+	if c.WebhookSecret == "" {
+		c.WebhookSecret = "whsec_" + RandomHex(16)
+	}
+	if c.SubscriptionTokenSecret == "" {
+		c.SubscriptionTokenSecret = RandomHex(24)
+	}
+	if c.DatabaseURL == "" {
+		return fmt.Errorf("devstack: DatabaseURL is required")
+	}
+	addrs := map[string]string{}
+	for _, name := range Services {
+		addrs[name] = c.Addrs[name]
+		if addrs[name] == "" {
+			if addrs[name], err = FreeAddr(); err != nil {
+				return err
+			}
+		}
+	}
+	c.Addrs = addrs
+	return nil
+}
+
+// RandomHex returns n random bytes, hex-encoded.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Stack) log(component string) io.Writer {
+	if s.Config.Log == nil {
+		return io.Discard
+	}
+	return s.Config.Log(component)
+}
+
+// URL is the base URL of a service ("http://127.0.0.1:port").
+func (s *Stack) URL(service string) string { return "http://" + s.Config.Addrs[service] }
+
+// Env is the environment every service gets.
+func (s *Stack) Env() []string {
+	c := s.Config
+	env := []string{
+		"KAFKA_BROKERS=" + strings.Join(c.KafkaBrokers, ","),
+		"KAFKA_TOPIC=" + c.Topic,
+		"DATABASE_URL=" + c.DatabaseURL,
+		"STRIPE_SECRET_KEY=" + c.StripeSecretKey,
+		"STRIPE_PUBLISHABLE_KEY=pk_test_stripeline",
+		"STRIPE_API_BASE=" + c.StripeAPIBase,
+		"STRIPE_WEBHOOK_SECRETS=" + c.WebhookSecret,
+		"SUBSCRIPTION_TOKEN_SECRET=" + c.SubscriptionTokenSecret,
+		"API_ADDR=" + c.Addrs["api"],
+		"WEBHOOK_INGEST_ADDR=" + c.Addrs["webhook-ingest"],
+		"NOTIFIER_ADDR=" + c.Addrs["notifier"],
+		"EVENT_WRITER_ADDR=" + c.Addrs["event-writer"],
+	}
+	return append(env, c.Env...)
+}
+
+// StartService starts one service (again) and waits until it is ready.
+func (s *Stack) StartService(ctx context.Context, name string) error {
+	p, err := Start(ProcessConfig{
+		Name: name,
+		Path: filepath.Join(s.Config.BinDir, name),
+		Env:  s.Env(),
+		Log:  s.log(name),
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.services[name] = p
+	s.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := WaitReady(rctx, p, s.URL(name)+"/readyz"); err != nil {
+		return fmt.Errorf("%s not ready: %w", name, err)
+	}
+	return nil
+}
+
+// Service is the running process of a service.
+func (s *Stack) Service(name string) *Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.services[name]
+}
+
+// Close stops the services (in reverse start order), stripe-mock and the broker.
+func (s *Stack) Close() {
+	for i := len(Services) - 1; i >= 0; i-- {
+		if p := s.Service(Services[i]); p != nil {
+			if err := p.Stop(15 * time.Second); err != nil {
+				fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+			}
+		}
+	}
+	if s.StripeMock != nil {
+		_ = s.StripeMock.Stop(5 * time.Second)
+	}
+	if s.Broker != nil {
+		s.Broker.Close()
+	}
+}

@@ -1,0 +1,34 @@
+// Package logging builds the process logger: log/slog, JSON by default.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Config is the logging part of every service's settings.
+type Config struct {
+	Level  string `env:"LOG_LEVEL, default=info"`
+	Format string `env:"LOG_FORMAT, default=json"`
+}
+
+// New builds a logger writing to w, tagged with the service name.
+func New(cfg Config, service string, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch strings.ToLower(cfg.Format) {
+	case "json", "":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT: %q is neither json nor text", cfg.Format)
+	}
+	return slog.New(h).With("service", service), nil
+}

@@ -1,0 +1,41 @@
+// Package app wires webhook-ingest's parts and runs them until the context ends.
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/stripeline/stripeline/pkg/httpserver"
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
+)
+
+// Run serves webhook-ingest until ctx ends.
+func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	logger, err := logging.New(cfg.Log, "webhook-ingest", logOut)
+	if err != nil {
+		return err
+	}
+	pub, err := kafka.NewPublisher(cfg.Kafka, "webhook-ingest", logger)
+	if err != nil {
+		return err
+	}
+	// Closed after the server has drained its in-flight requests.
+	defer pub.Close()
+
+	mux := http.NewServeMux()
+	ingest.New(mux, ingest.Config{
+		Topic:          cfg.Kafka.Topic,
+		Secrets:        cfg.WebhookSecrets,
+		Tolerance:      cfg.Tolerance,
+		MaxBody:        cfg.MaxBody,
+		PublishTimeout: cfg.PublishTimeout,
+	}, pub, logger)
+	httpserver.Ops(mux, map[string]httpserver.Check{
+		"kafka": func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
+	})
+	return httpserver.Serve(ctx, cfg.Addr, mux, cfg.ShutdownGrace, logger)
+}

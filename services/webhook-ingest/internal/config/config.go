@@ -1,0 +1,61 @@
+// Package config is webhook-ingest's settings, read from the environment in one place.
+package config
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/logging"
+)
+
+// Config is every setting of webhook-ingest.
+type Config struct {
+	Addr  string `env:"WEBHOOK_INGEST_ADDR, default=127.0.0.1:8081"`
+	Log   logging.Config
+	Kafka kafka.Config
+
+	// WebhookSecrets are the endpoint's signing secrets (whsec_…); more than
+	// one while a secret is being rolled.
+	WebhookSecrets []string      `env:"STRIPE_WEBHOOK_SECRETS"`
+	Tolerance      time.Duration `env:"WEBHOOK_TOLERANCE, default=300s"`
+	MaxBody        int64         `env:"WEBHOOK_MAX_BODY_BYTES, default=1048576"`
+	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+}
+
+// Load reads the environment and validates it.
+func Load(ctx context.Context) (Config, error) {
+	var c Config
+	if err := envconfig.Process(ctx, &c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every setting that cannot work.
+func (c Config) Validate() error {
+	errs := []error{c.Kafka.Validate()}
+	if len(c.WebhookSecrets) == 0 {
+		errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRETS is required: the endpoint's signing secret(s), comma-separated"))
+	}
+	for _, s := range c.WebhookSecrets {
+		if s == "" {
+			errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRETS: empty secret in the list"))
+		}
+	}
+	if c.Tolerance <= 0 {
+		errs = append(errs, errors.New("WEBHOOK_TOLERANCE must be positive"))
+	}
+	if c.MaxBody <= 0 {
+		errs = append(errs, errors.New("WEBHOOK_MAX_BODY_BYTES must be positive"))
+	}
+	if c.PublishTimeout <= 0 {
+		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))
+	}
+	return errors.Join(errs...)
+}
