@@ -61,7 +61,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	stack.Close()
+	// Every service must stop cleanly on SIGTERM: exit status 0 within its grace.
+	if err := stack.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "services did not stop cleanly on SIGTERM:", err)
+		code = 1
+	}
 	if code != 0 {
 		dumpLogs(logs)
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -200,12 +200,15 @@ func (s *Stack) Service(name string) *Process {
 	return s.services[name]
 }
 
-// Close stops the services (in reverse start order), stripe-mock and the broker.
-func (s *Stack) Close() {
+// Close stops the services (in reverse start order) with SIGTERM, then
+// stripe-mock and the broker. It reports every service that did not exit
+// cleanly (status 0) within its grace.
+func (s *Stack) Close() error {
+	var errs []error
 	for i := len(Services) - 1; i >= 0; i-- {
 		if p := s.Service(Services[i]); p != nil {
 			if err := p.Stop(15 * time.Second); err != nil {
-				fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+				errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 			}
 		}
 	}
@@ -215,4 +218,5 @@ func (s *Stack) Close() {
 	if s.Broker != nil {
 		s.Broker.Close()
 	}
+	return errors.Join(errs...)
 }

@@ -4,7 +4,9 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +57,20 @@ func migrations() ([]migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
+}
+
+// MigrationsHash identifies the embedded migrations' content.
+func MigrationsHash() string {
+	ms, err := migrations()
+	if err != nil {
+		return "invalid"
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		h.Write([]byte(m.name))
+		h.Write([]byte(m.sql))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Migrate applies the embedded migrations not yet applied, holding an advisory

@@ -124,7 +124,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, logDir)
 	}
-	defer stack.Close()
+	defer func() {
+		if err := stack.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stripeline-dev: stop:", err)
+		}
+	}()
 	c := stack.Config
 
 	broker := "embedded kfake, data in " + cfg.BrokerData
