@@ -5,9 +5,13 @@
 //
 // It has =, <>, IN (…), NOT IN (…), AND, OR, NOT and parentheses over the
 // fields id, type, event_id, object_type and livemode. Strings are single
-// quoted, a quote inside doubled (O''Brien); livemode compares with TRUE,
-// FALSE or the strings 'true' and 'false'. Keywords and field names are case-insensitive, values are
-// not. id matches the event's object id or any of its related ids.
+// quoted, with a quote inside written as two:
+//
+//	id = 'O''Brien'
+//
+// livemode compares with TRUE, FALSE or the strings 'true' and 'false'.
+// Keywords and field names are case-insensitive, values are not. id matches
+// the event's object id or any of its related ids.
 package selector
 
 import "strings"
