@@ -6,6 +6,7 @@ replace github.com/stripeline/stripeline/pkg => ../../pkg
 
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1
+	github.com/prometheus/client_golang v1.25.0
 	github.com/sethvargo/go-envconfig v1.4.3
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripeline/stripeline/pkg v0.0.0-00010101000000-000000000000
@@ -36,7 +37,6 @@ require (
 	github.com/oklog/ulid v1.3.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -19,7 +21,16 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pub, err := kafka.NewPublisher(cfg.Kafka, "webhook-ingest", logger)
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{
+		Brokers:  cfg.Kafka.Brokers,
+		ClientID: "webhook-ingest",
+		// Room for the metadata headers beside the largest body accepted.
+		MaxMessageBytes: int(cfg.MaxBody) + 64<<10,
+	})
+	if err != nil {
+		return err
+	}
+	metrics, err := ingest.NewMetrics(prometheus.DefaultRegisterer)
 	if err != nil {
 		return err
 	}
@@ -33,7 +44,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		Tolerance:      cfg.Tolerance,
 		MaxBody:        cfg.MaxBody,
 		PublishTimeout: cfg.PublishTimeout,
-	}, pub, logger)
+	}, pub, metrics, logger)
 	httpserver.Ops(mux, map[string]httpserver.Check{
 		"kafka": func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
 	})

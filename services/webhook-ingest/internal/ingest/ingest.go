@@ -13,13 +13,17 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/signature"
 )
 
-// Publisher is the part of a watermill publisher the handler needs: Publish
-// returns once the broker acknowledged.
+// Publisher is the watermill publisher the handler needs. Publish returns
+// nil only once the broker acknowledged every message, and returns an error
+// as soon as a message's context (message.SetContext) ends: the handler
+// answers within its deadline even when the broker hangs.
+// kafka.BatchPublisher is one.
 type Publisher interface {
 	Publish(topic string, msgs ...*message.Message) error
 }
@@ -33,33 +37,39 @@ type Config struct {
 	PublishTimeout time.Duration
 }
 
+// Paths the handler is served at.
+const (
+	Path            = "/webhooks/stripe"
+	BackendlessPath = "/api/services/Stripe/webhooks/handler" // the Backendless plugin's URL
+)
+
 // Handler serves the webhook routes.
 type Handler struct {
-	cfg    Config
-	pub    Publisher
-	logger *slog.Logger
-	now    func() time.Time
+	cfg      Config
+	verifier *signature.Verifier
+	pub      Publisher
+	metrics  *Metrics
+	logger   *slog.Logger
 }
 
 // New registers the webhook routes on mux.
-func New(mux *http.ServeMux, cfg Config, pub Publisher, logger *slog.Logger) *Handler {
-	h := &Handler{cfg: cfg, pub: pub, logger: logger, now: time.Now}
-	mux.Handle("/webhooks/stripe", h)
-	mux.Handle("/api/services/Stripe/webhooks/handler", h) // the Backendless URL
+func New(mux *http.ServeMux, cfg Config, pub Publisher, metrics *Metrics, logger *slog.Logger) *Handler {
+	h := &Handler{
+		cfg:      cfg,
+		verifier: signature.New(cfg.Secrets, cfg.Tolerance),
+		pub:      pub,
+		metrics:  metrics,
+		logger:   logger,
+	}
+	mux.Handle(Path, h)
+	mux.Handle(BackendlessPath, h)
 	return h
 }
 
-// outcome is the result of one delivery, as answered and as counted.
-type outcome struct {
-	status int
-	reason string // metric label and error code
-	detail string
-}
-
-var accepted = outcome{http.StatusOK, "accepted", ""}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	o, env := h.handle(r)
+	h.metrics.observe(o.reason, time.Since(start))
 	if o.status != http.StatusOK {
 		level := slog.LevelInfo
 		if o.status >= 500 {
@@ -73,79 +83,122 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, o.status, map[string]any{"error": map[string]string{"code": o.reason, "message": o.detail}})
 		return
 	}
+	h.logger.Debug("webhook accepted", "event_id", env.ID, "event_type", env.Type)
 	writeJSON(w, http.StatusOK, map[string]any{"received": true, "event_id": env.ID})
 }
 
+// handle is one delivery, from request to outcome; it publishes only what
+// passed every check.
 func (h *Handler) handle(r *http.Request) (outcome, stripeevent.Envelope) {
 	var env stripeevent.Envelope
 	if r.Method != http.MethodPost {
-		return outcome{http.StatusMethodNotAllowed, "method_not_allowed", "webhooks are POSTed"}, env
+		return methodNotAllowed, env
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxBody+1))
+	body, err := readBody(r, h.cfg.MaxBody)
 	if err != nil {
-		return outcome{http.StatusBadRequest, "unreadable_body", "could not read the request body"}, env
+		if errors.Is(err, errTooLarge) {
+			return bodyTooLarge, env
+		}
+		return unreadableBody, env
 	}
-	if int64(len(body)) > h.cfg.MaxBody {
-		return outcome{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the configured limit"}, env
-	}
-	if o := h.verify(body, r.Header.Get("Stripe-Signature")); o != accepted {
-		return o, env
+	if err := h.verifier.Verify(body, r.Header.Get("Stripe-Signature"), time.Now()); err != nil {
+		return signatureOutcome(err), env
 	}
 	env, err = stripeevent.Parse(body)
 	if err != nil {
-		return outcome{http.StatusBadRequest, "not_an_event", err.Error()}, env
+		return notAnEvent(err), env
 	}
-	receivedAt := h.now()
 	msg := message.NewMessage(watermill.NewUUID(), body)
-	for k, v := range env.Headers(receivedAt) {
+	for k, v := range env.Headers(time.Now()) {
 		msg.Metadata.Set(k, v)
 	}
-	if err := h.publish(r.Context(), msg); err != nil {
-		return outcome{http.StatusServiceUnavailable, "broker_unavailable", "the event could not be stored; retry later"}, env
+	ctx, cancel := context.WithTimeoutCause(r.Context(), h.cfg.PublishTimeout, errPublishTimeout)
+	defer cancel()
+	msg.SetContext(ctx)
+	if err := h.pub.Publish(h.cfg.Topic, msg); err != nil {
+		return publishOutcome(err), env
 	}
 	return accepted, env
 }
 
-// verify checks the signature against every configured secret: while a
-// secret is being rolled Stripe signs with each active one.
-func (h *Handler) verify(body []byte, header string) outcome {
-	if header == "" {
-		return outcome{http.StatusBadRequest, "missing_signature", "the Stripe-Signature header is missing"}
-	}
-	var last error
-	for _, secret := range h.cfg.Secrets {
-		err := webhook.ValidatePayloadWithTolerance(body, header, secret, h.cfg.Tolerance)
-		if err == nil {
-			return accepted
-		}
-		last = err
-	}
-	switch {
-	case errors.Is(last, webhook.ErrTooOld):
-		return outcome{http.StatusBadRequest, "stale_timestamp", "the signature's timestamp is outside the tolerance"}
-	case errors.Is(last, webhook.ErrInvalidHeader), errors.Is(last, webhook.ErrNotSigned):
-		return outcome{http.StatusBadRequest, "malformed_signature", "the Stripe-Signature header is not t=…,v1=…"}
-	default:
-		return outcome{http.StatusBadRequest, "invalid_signature", "no signature matches any configured secret"}
-	}
-}
+var (
+	errTooLarge       = errors.New("body over the limit")
+	errPublishTimeout = errors.New("the broker did not acknowledge within the publish timeout")
+)
 
-// publish waits for the broker's acknowledgement, up to the publish timeout.
-func (h *Handler) publish(ctx context.Context, msg *message.Message) error {
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- h.pub.Publish(h.cfg.Topic, msg) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+// readBody reads at most limit bytes. A declared length over the limit is
+// refused before reading; net/http never returns more than the declared length.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
 	}
+	if r.ContentLength >= 0 {
+		body := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, body)
+		return body, err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err == nil && int64(len(body)) > limit {
+		err = errTooLarge
+	}
+	return body, err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Every answer but 200 says which of these it was: error.code in the body,
+// reason in the log line, the outcome label of the metrics.
+type outcome struct {
+	status int
+	reason string
+	detail string
+}
+
+var (
+	accepted         = outcome{http.StatusOK, "accepted", ""}
+	methodNotAllowed = outcome{http.StatusMethodNotAllowed, "method_not_allowed", "webhooks are POSTed"}
+	bodyTooLarge     = outcome{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the configured limit"}
+	unreadableBody   = outcome{http.StatusBadRequest, "unreadable_body", "could not read the whole request body"}
+)
+
+// outcomes lists every reason, so the metrics show each from the start.
+var outcomes = []string{
+	accepted.reason, methodNotAllowed.reason, bodyTooLarge.reason, unreadableBody.reason,
+	"missing_signature", "malformed_signature", "invalid_signature", "stale_timestamp", "future_timestamp",
+	"not_an_event", "too_large_for_broker", "broker_timeout", "broker_error",
+}
+
+func signatureOutcome(err error) outcome {
+	reason := "invalid_signature"
+	switch {
+	case errors.Is(err, signature.ErrMissing):
+		reason = "missing_signature"
+	case errors.Is(err, signature.ErrMalformed):
+		reason = "malformed_signature"
+	case errors.Is(err, signature.ErrStale):
+		reason = "stale_timestamp"
+	case errors.Is(err, signature.ErrFuture):
+		reason = "future_timestamp"
+	}
+	return outcome{http.StatusBadRequest, reason, err.Error()}
+}
+
+func notAnEvent(err error) outcome {
+	return outcome{http.StatusBadRequest, "not_an_event", err.Error()}
+}
+
+// publishOutcome: 503 for what a later retry can fix, so Stripe retries.
+func publishOutcome(err error) outcome {
+	switch {
+	case errors.Is(err, kafka.ErrMessageTooLarge):
+		return outcome{http.StatusRequestEntityTooLarge, "too_large_for_broker", "the event is larger than the broker accepts"}
+	case errors.Is(err, errPublishTimeout):
+		return outcome{http.StatusServiceUnavailable, "broker_timeout", "the broker did not acknowledge the event in time; retry later"}
+	default:
+		return outcome{http.StatusServiceUnavailable, "broker_error", "the event could not be stored; retry later"}
+	}
 }

@@ -1,0 +1,335 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/pkg/testenv"
+)
+
+const (
+	secretOld = "whsec_test_old"
+	secretNew = "whsec_test_new"
+)
+
+// service is the handler on a real HTTP server, publishing to a real broker.
+type service struct {
+	url     string
+	brokers []string
+	topic   string
+	metrics *Metrics
+	reg     *prometheus.Registry
+}
+
+func defaultConfig(topic string) Config {
+	return Config{
+		Topic:          topic,
+		Secrets:        []string{secretOld, secretNew},
+		Tolerance:      300 * time.Second,
+		MaxBody:        1 << 20,
+		PublishTimeout: 5 * time.Second,
+	}
+}
+
+func startService(t testing.TB, brokers []string, cfg Config) *service {
+	t.Helper()
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test", MaxMessageBytes: int(cfg.MaxBody) + 64<<10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	New(mux, cfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		pub.Close()
+	})
+	return &service{url: srv.URL, brokers: brokers, topic: cfg.Topic, metrics: metrics, reg: reg}
+}
+
+// post sends a webhook and returns the status and the error code of the answer.
+func (s *service) post(t testing.TB, path string, body []byte, signature string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signature != "" {
+		req.Header.Set("Stripe-Signature", signature)
+	}
+	return do(t, req)
+}
+
+func do(t testing.TB, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		t.Fatalf("answer %d is not JSON: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, answer.Error.Code
+}
+
+func (s *service) topicMessages(t testing.TB) []*sarama.ConsumerMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msgs, err := kafka.ReadTopic(ctx, s.brokers, s.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func (s *service) count(outcome string) int {
+	return int(testutil.ToFloat64(s.metrics.requests.WithLabelValues(outcome)))
+}
+
+func loadEvents(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob("../../testdata/events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events in testdata: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = b
+	}
+	return out
+}
+
+func header(m *sarama.ConsumerMessage, key string) string {
+	for _, h := range m.Headers {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func TestAcceptsEveryEventShapeByteForByte(t *testing.T) {
+	s := startService(t, []string{testenv.Broker(t)}, defaultConfig(testenv.Topic(t)))
+	events := loadEvents(t)
+	// Each event once, alternating the paths and the secrets of a rotation.
+	signings := [][]string{{secretOld}, {secretNew}, {secretNew, secretOld}}
+	paths := []string{Path, BackendlessPath}
+	i := 0
+	sent := map[string][]byte{}
+	for name, body := range events {
+		path, secrets := paths[i%len(paths)], signings[i%len(signings)]
+		i++
+		status, code := s.post(t, path, body, stripeevent.Sign(body, time.Now(), secrets...))
+		if status != http.StatusOK {
+			t.Fatalf("%s at %s signed with %v: %d %s, want 200", name, path, secrets, status, code)
+		}
+		env, err := stripeevent.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[env.ID] = body
+	}
+
+	msgs := s.topicMessages(t)
+	if len(msgs) != len(sent) {
+		t.Fatalf("topic holds %d messages, want %d", len(msgs), len(sent))
+	}
+	for _, m := range msgs {
+		id := header(m, stripeevent.HeaderEventID)
+		body, ok := sent[id]
+		if !ok {
+			t.Fatalf("unexpected event %q on the topic", id)
+		}
+		if !bytes.Equal(m.Value, body) {
+			t.Errorf("%s: published body differs from the one received", id)
+		}
+		env, _ := stripeevent.Parse(body)
+		want := env.Headers(time.Time{})
+		for _, k := range []string{stripeevent.HeaderEventType, stripeevent.HeaderObjectID, stripeevent.HeaderObjectType, stripeevent.HeaderRelatedIDs, stripeevent.HeaderLivemode} {
+			if got := header(m, k); got != want[k] {
+				t.Errorf("%s: header %s = %q, want %q", id, k, got, want[k])
+			}
+		}
+		if got := stripeevent.ReceivedAt(map[string]string{stripeevent.HeaderReceivedAt: header(m, stripeevent.HeaderReceivedAt)}); time.Since(got) > time.Minute {
+			t.Errorf("%s: received_at %q is not the ingest clock", id, header(m, stripeevent.HeaderReceivedAt))
+		}
+		if string(m.Key) != env.ObjectID {
+			t.Errorf("%s: key %q, want the object id %q", id, m.Key, env.ObjectID)
+		}
+	}
+	if got := s.count("accepted"); got != len(sent) {
+		t.Errorf("accepted counter = %d, want %d", got, len(sent))
+	}
+}
+
+func TestRejections(t *testing.T) {
+	cfg := defaultConfig(testenv.Topic(t))
+	cfg.MaxBody = 8 << 10
+	s := startService(t, []string{testenv.Broker(t)}, cfg)
+	good := loadEvents(t)["charge.succeeded"]
+	now := time.Now()
+	signed := func(body string) (string, string) { return body, stripeevent.Sign([]byte(body), now, secretOld) }
+	big := `{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1","pad":"` + strings.Repeat("a", 8<<10) + `"}}}`
+
+	for _, tc := range []struct {
+		name       string
+		method     string
+		chunked    bool // no Content-Length: the limit is enforced while reading
+		body, sig  string
+		wantStatus int
+		wantCode   string
+	}{
+		{name: "GET", method: http.MethodGet, wantStatus: 405, wantCode: "method_not_allowed"},
+		{name: "PUT", method: http.MethodPut, body: string(good), sig: stripeevent.Sign(good, now, secretOld), wantStatus: 405, wantCode: "method_not_allowed"},
+		{name: "no signature", body: string(good), wantStatus: 400, wantCode: "missing_signature"},
+		{name: "garbled signature", body: string(good), sig: "t=yesterday,v1=xyz", wantStatus: 400, wantCode: "malformed_signature"},
+		{name: "signature without t", body: string(good), sig: "v1=" + strings.Repeat("ab", 32), wantStatus: 400, wantCode: "malformed_signature"},
+		{name: "unknown secret", body: string(good), sig: stripeevent.Sign(good, now, "whsec_someone_else"), wantStatus: 400, wantCode: "invalid_signature"},
+		{name: "body changed after signing", body: strings.Replace(string(good), `"amount": 2000`, `"amount": 1`, 1), sig: stripeevent.Sign(good, now, secretOld), wantStatus: 400, wantCode: "invalid_signature"},
+		{name: "stale", body: string(good), sig: stripeevent.Sign(good, now.Add(-301*time.Second), secretOld), wantStatus: 400, wantCode: "stale_timestamp"},
+		{name: "future", body: string(good), sig: stripeevent.Sign(good, now.Add(330*time.Second), secretOld), wantStatus: 400, wantCode: "future_timestamp"},
+		{name: "over the limit", body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
+		{name: "over the limit, chunked", chunked: true, body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
+		{name: "not JSON", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "empty body", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "JSON array", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "no id", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "no type", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "no data.object", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "data.object without id", wantStatus: 400, wantCode: "not_an_event"},
+		{name: "trailing garbage", wantStatus: 400, wantCode: "not_an_event"},
+	} {
+		switch tc.name { // signed bodies that are not events
+		case "not JSON":
+			tc.body, tc.sig = signed(`charge.succeeded ch_1`)
+		case "empty body":
+			tc.body, tc.sig = signed(``)
+		case "JSON array":
+			tc.body, tc.sig = signed(`[{"id":"evt_1"}]`)
+		case "no id":
+			tc.body, tc.sig = signed(`{"type":"charge.succeeded","data":{"object":{"id":"ch_1"}}}`)
+		case "no type":
+			tc.body, tc.sig = signed(`{"id":"evt_1","data":{"object":{"id":"ch_1"}}}`)
+		case "no data.object":
+			tc.body, tc.sig = signed(`{"id":"evt_1","type":"charge.succeeded","data":{}}`)
+		case "data.object without id":
+			tc.body, tc.sig = signed(`{"id":"evt_1","type":"charge.succeeded","data":{"object":{"object":"charge"}}}`)
+		case "trailing garbage":
+			tc.body, tc.sig = signed(string(good) + `,{}`)
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			method := tc.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			var body io.Reader = strings.NewReader(tc.body)
+			if tc.chunked {
+				body = io.MultiReader(body) // hides the length from net/http
+			}
+			for _, path := range []string{Path, BackendlessPath} {
+				req, err := http.NewRequest(method, s.url+path, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.sig != "" {
+					req.Header.Set("Stripe-Signature", tc.sig)
+				}
+				before := s.count(tc.wantCode)
+				status, code := do(t, req)
+				if status != tc.wantStatus || code != tc.wantCode {
+					t.Fatalf("%s %s: %d %q, want %d %q", method, path, status, code, tc.wantStatus, tc.wantCode)
+				}
+				if got := s.count(tc.wantCode); got != before+1 {
+					t.Errorf("counter %s went from %d to %d, want one more", tc.wantCode, before, got)
+				}
+				body = strings.NewReader(tc.body)
+				if tc.chunked {
+					body = io.MultiReader(body)
+				}
+			}
+		})
+	}
+	// Every handler returned before this read, and the handler publishes
+	// before it answers: whatever a rejection published would be here.
+	if msgs := s.topicMessages(t); len(msgs) != 0 {
+		t.Fatalf("rejected deliveries published %d messages", len(msgs))
+	}
+	if got := s.count("accepted"); got != 0 {
+		t.Fatalf("accepted counter = %d after rejections only", got)
+	}
+}
+
+func TestToleranceIsConfigurable(t *testing.T) {
+	cfg := defaultConfig(testenv.Topic(t))
+	cfg.Tolerance = time.Hour
+	s := startService(t, []string{testenv.Broker(t)}, cfg)
+	body := loadEvents(t)["payment_intent.succeeded"]
+	if status, code := s.post(t, Path, body, stripeevent.Sign(body, time.Now().Add(-30*time.Minute), secretNew)); status != 200 {
+		t.Fatalf("30 min old with a 1 h tolerance: %d %s, want 200", status, code)
+	}
+	if status, code := s.post(t, Path, body, stripeevent.Sign(body, time.Now().Add(-61*time.Minute), secretNew)); status != 400 || code != "stale_timestamp" {
+		t.Fatalf("61 min old with a 1 h tolerance: %d %s, want 400 stale_timestamp", status, code)
+	}
+	if status, code := s.post(t, Path, body, stripeevent.Sign(body, time.Now().Add(50*time.Minute), secretNew)); status != 200 {
+		t.Fatalf("50 min ahead with a 1 h tolerance: %d %s, want 200", status, code)
+	}
+}
+
+func TestMetricsExposed(t *testing.T) {
+	s := startService(t, []string{testenv.Broker(t)}, defaultConfig(testenv.Topic(t)))
+	body := loadEvents(t)["invoice.paid"]
+	s.post(t, Path, body, stripeevent.Sign(body, time.Now(), secretOld))
+	s.post(t, Path, body, "t=1;v1=00")
+	var text bytes.Buffer
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		text.WriteString(mf.String())
+	}
+	for _, want := range []string{
+		"stripeline_webhook_requests_total", "stripeline_webhook_request_duration_seconds",
+		`value:"accepted"`, `value:"malformed_signature"`, `value:"broker_error"`, `value:"broker_timeout"`,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if got := testutil.CollectAndCount(s.metrics.duration); got != 2 {
+		t.Errorf("histogram has %d series, want 2 (accepted, malformed_signature)", got)
+	}
+	if s.count("accepted") != 1 || s.count("malformed_signature") != 1 || s.count("invalid_signature") != 0 {
+		t.Errorf("counters: accepted %d malformed %d invalid %d, want 1 1 0", s.count("accepted"), s.count("malformed_signature"), s.count("invalid_signature"))
+	}
+}
