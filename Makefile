@@ -31,6 +31,11 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
+## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
+bench: postgres
+	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-bench -out bench $(BENCH_FLAGS)
+
 ## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432.
 postgres:
 	@bash deployments/local/ensure-postgres.sh

@@ -32,6 +32,7 @@ type StackConfig struct {
 	DatabaseURL string // the database is created when missing
 
 	StripeSecretKey         string
+	APIKey                  string // what clients send as X-API-Key
 	WebhookSecret           string
 	SubscriptionTokenSecret string
 
@@ -112,6 +113,9 @@ func (c *StackConfig) setDefaults() error {
 	if c.StripeSecretKey == "" {
 		c.StripeSecretKey = "sk_test_" + RandomHex(12)
 	}
+	if c.APIKey == "" {
+		c.APIKey = "key_" + RandomHex(12)
+	}
 	if c.WebhookSecret == "" {
 		c.WebhookSecret = "whsec_" + RandomHex(16)
 	}
@@ -162,6 +166,7 @@ func (s *Stack) Env() []string {
 		"STRIPE_PUBLISHABLE_KEY=pk_test_stripeline",
 		"STRIPE_API_BASE=" + c.StripeAPIBase,
 		"STRIPE_WEBHOOK_SECRETS=" + c.WebhookSecret,
+		"API_KEYS=" + c.APIKey,
 		"SUBSCRIPTION_TOKEN_SECRET=" + c.SubscriptionTokenSecret,
 		"API_ADDR=" + c.Addrs["api"],
 		"WEBHOOK_INGEST_ADDR=" + c.Addrs["webhook-ingest"],

@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string) error {
 		DatabaseURL:             env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/stripeline?sslmode=disable"),
 		StripeSecretKey:         os.Getenv("STRIPE_SECRET_KEY"),
 		WebhookSecret:           os.Getenv("STRIPE_WEBHOOK_SECRETS"),
+		APIKey:                  os.Getenv("API_KEYS"),
 		SubscriptionTokenSecret: os.Getenv("SUBSCRIPTION_TOKEN_SECRET"),
 		Addrs: map[string]string{
 			"api":            env("API_ADDR", "127.0.0.1:8080"),
@@ -152,15 +153,16 @@ stripeline is running. Ctrl-C stops everything.
   logs             %s
 
   STRIPE_WEBHOOK_SECRETS=%s
+  API_KEYS=%s
   SUBSCRIPTION_TOKEN_SECRET=%s
   STRIPE_SECRET_KEY=%s
 
 Try it:
-  curl -s -XPOST %s/Stripe/charge -d '{"token":"tok_visa","amount":2000}'
+  curl -s -XPOST %s/Stripe/charge -H 'X-API-Key: %s' -d '{"token":"tok_visa","amount":2000}'
 `,
 		stack.URL("api"), stack.URL("webhook-ingest"), "ws://"+c.Addrs["notifier"], stack.URL("event-writer"),
 		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
-		c.WebhookSecret, c.SubscriptionTokenSecret, redactKey(c.StripeSecretKey), stack.URL("api"))
+		c.WebhookSecret, c.APIKey, c.SubscriptionTokenSecret, redactKey(c.StripeSecretKey), stack.URL("api"), strings.Split(c.APIKey, ",")[0])
 
 	select {
 	case <-ctx.Done():

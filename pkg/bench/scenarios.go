@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/loadgen"
+	"github.com/stripeline/stripeline/pkg/stripeevent"
+)
+
+// API is POST /Stripe/charge beside the same charge sent straight to the
+// Stripe-compatible API behind it.
+type API struct {
+	Charge        loadgen.Result `json:"charge"`
+	Direct        loadgen.Result `json:"direct"`
+	OverheadP50Ms float64        `json:"overhead_p50_ms"`
+	OverheadP99Ms float64        `json:"overhead_p99_ms"`
+}
+
+func (b *run) api(ctx context.Context, r *Results) error {
+	d := b.cfg.APIDuration.String()
+	c := strconv.Itoa(b.cfg.APIConcurrency)
+	if err := b.load(ctx, &r.API.Charge, "charges", "--url", b.stack.URL("api")+"/Stripe/charge",
+		"--api-key", b.stack.Config.APIKey, "--concurrency", c, "--duration", d); err != nil {
+		return err
+	}
+	if err := b.load(ctx, &r.API.Direct, "charges", "--direct", "--url", b.stack.Config.StripeAPIBase,
+		"--api-key", b.stack.Config.StripeSecretKey, "--concurrency", c, "--duration", d); err != nil {
+		return err
+	}
+	r.API.OverheadP50Ms = r.API.Charge.Latency.P50 - r.API.Direct.Latency.P50
+	r.API.OverheadP99Ms = r.API.Charge.Latency.P99 - r.API.Direct.Latency.P99
+	return nil
+}
+
+// Ingest is verified, broker-acknowledged webhooks beside a bare Sarama
+// producer sending the same messages in batches to the same broker.
+type Ingest struct {
+	Service         loadgen.Result `json:"service"`
+	SaramaMessages  int            `json:"sarama_messages"`
+	SaramaPerSecond float64        `json:"sarama_per_second"`
+	Ratio           float64        `json:"ratio"`
+}
+
+func (b *run) ingest(ctx context.Context, r *Results) error {
+	seed := strconv.FormatUint(b.cfg.Seed, 10)
+	if err := b.load(ctx, &r.Ingest.Service, "webhooks", "--url", b.stack.URL("webhook-ingest")+"/webhooks/stripe",
+		"--secret", b.stack.Config.WebhookSecret, "--concurrency", strconv.Itoa(b.cfg.IngestSenders),
+		"--duration", b.cfg.IngestDuration.String(), "--seed", seed); err != nil {
+		return err
+	}
+	// The same events (same seed, same count), to a topic no service reads.
+	n := r.Ingest.Service.Sent
+	msgs, err := producerMessages(b.cfg.Seed, n, "bench.ceiling."+strconv.FormatUint(b.cfg.Seed, 36))
+	if err != nil {
+		return err
+	}
+	rate, err := saramaBatches(b.stack.Config.KafkaBrokers, msgs, 500)
+	if err != nil {
+		return err
+	}
+	r.Ingest.SaramaMessages, r.Ingest.SaramaPerSecond = n, rate
+	r.Ingest.Ratio = ratio(r.Ingest.Service.PerSecond, rate)
+	return nil
+}
+
+// producerMessages generates n events of seed as ingest would publish them.
+func producerMessages(seed uint64, n int, topic string) ([]*sarama.ProducerMessage, error) {
+	g, err := loadgen.NewGenerator(seed)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	msgs := make([]*sarama.ProducerMessage, n)
+	for i := range msgs {
+		ev := g.Random()
+		env, err := stripeevent.Parse(ev.Body)
+		if err != nil {
+			return nil, err
+		}
+		var headers []sarama.RecordHeader
+		for k, v := range env.Headers(now) {
+			headers = append(headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+		}
+		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(env.ObjectID), Value: sarama.ByteEncoder(ev.Body), Headers: headers}
+	}
+	return msgs, nil
+}
+
+// saramaBatches sends msgs with a bare SyncProducer (acks from all in-sync
+// replicas, idempotent: the guarantees ingest gives), batch messages at a
+// time, and returns messages per second.
+func saramaBatches(brokers []string, msgs []*sarama.ProducerMessage, batch int) (float64, error) {
+	p, err := sarama.NewSyncProducer(brokers, kafka.ProducerSarama("bench-ceiling"))
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	start := time.Now()
+	for i := 0; i < len(msgs); i += batch {
+		if err := p.SendMessages(msgs[i:min(i+batch, len(msgs))]); err != nil {
+			return 0, err
+		}
+	}
+	return float64(len(msgs)) / time.Since(start).Seconds(), nil
+}
+
+// Notifier is memory per idle subscribed connection, and delivery from
+// webhook POST to websocket receipt.
+type Notifier struct {
+	Connections  int                    `json:"connections"`
+	RSSBeforeKiB int64                  `json:"rss_before_kib"`
+	RSSAfterKiB  int64                  `json:"rss_after_kib"`
+	PerConnKiB   float64                `json:"kib_per_connection"`
+	AtRate       loadgen.EndToEndResult `json:"at_rate"`
+	Max          loadgen.EndToEndResult `json:"max"`
+}
+
+func (b *run) notifier(ctx context.Context, r *Results) error {
+	n := r.Notifier
+	n.Connections = b.cfg.Connections
+	pid := b.stack.Service("notifier").Pid()
+	var err error
+	if n.RSSBeforeKiB, err = rssKiB(pid); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "stripeline-load"), "connections",
+		"--ws", "ws://"+b.stack.Config.Addrs["notifier"]+"/ws", "--token-secret", b.stack.Config.SubscriptionTokenSecret,
+		"--n", strconv.Itoa(b.cfg.Connections))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = b.cfg.Progress
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		_ = cmd.Wait()
+		return fmt.Errorf("connections: no ready line")
+	}
+	var ready struct{ Connections int }
+	if err := json.Unmarshal(sc.Bytes(), &ready); err != nil || ready.Connections != b.cfg.Connections {
+		return fmt.Errorf("connections: ready line %q", sc.Text())
+	}
+	time.Sleep(5 * time.Second) // let the heap settle before reading RSS
+	n.RSSAfterKiB, err = rssKiB(pid)
+	stdin.Close()
+	_ = cmd.Wait()
+	if err != nil {
+		return err
+	}
+	n.PerConnKiB = float64(n.RSSAfterKiB-n.RSSBeforeKiB) / float64(b.cfg.Connections)
+
+	common := []string{"--url", b.stack.URL("webhook-ingest") + "/webhooks/stripe", "--secret", b.stack.Config.WebhookSecret,
+		"--ws", "ws://" + b.stack.Config.Addrs["notifier"] + "/ws", "--token-secret", b.stack.Config.SubscriptionTokenSecret,
+		"--subscribers", strconv.Itoa(b.cfg.E2ESubscribers), "--duration", b.cfg.E2EDuration.String(),
+		"--seed", strconv.FormatUint(b.cfg.Seed+1, 10)}
+	if err := b.load(ctx, &n.AtRate, append([]string{"e2e", "--rate", fmt.Sprint(b.cfg.E2ERate), "--concurrency", "64"}, common...)...); err != nil {
+		return err
+	}
+	if err := b.load(ctx, &n.Max, append([]string{"e2e", "--concurrency", "64"}, common...)...); err != nil {
+		return err
+	}
+	r.Notifier = n
+	return nil
+}
+
+// Writer is draining a backlog into stripe_events beside a bare CopyFrom of
+// the same rows into an identical table.
+type Writer struct {
+	Events            int     `json:"events"`
+	Seconds           float64 `json:"seconds"`
+	PerSecond         float64 `json:"per_second"`
+	CopyFromSeconds   float64 `json:"copyfrom_seconds"`
+	CopyFromPerSecond float64 `json:"copyfrom_per_second"`
+	Ratio             float64 `json:"ratio"`
+}
+
+func (b *run) writer(ctx context.Context, r *Results) error {
+	w := Writer{Events: b.cfg.WriterBacklog}
+	conn, err := pgx.Connect(ctx, b.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	count := func() (int, error) {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM stripe_events").Scan(&n)
+		return n, err
+	}
+
+	// The backlog: the writer is stopped while it is published.
+	if err := b.stack.Service("event-writer").Stop(30 * time.Second); err != nil {
+		return err
+	}
+	before, err := count()
+	if err != nil {
+		return err
+	}
+	seed := b.cfg.Seed + 2
+	msgs, err := producerMessages(seed, w.Events, b.stack.Config.Topic)
+	if err != nil {
+		return err
+	}
+	if _, err := saramaBatches(b.stack.Config.KafkaBrokers, msgs, 500); err != nil {
+		return err
+	}
+	b.log.printf("backlog of %d events published; starting the writer", w.Events)
+	if err := b.stack.StartService(ctx, "event-writer"); err != nil {
+		return err
+	}
+	start := time.Now()
+	for {
+		n, err := count()
+		if err != nil {
+			return err
+		}
+		if n >= before+w.Events {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("writer drained %d of %d events in 5 minutes", n-before, w.Events)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Seconds = time.Since(start).Seconds()
+	w.PerSecond = float64(w.Events) / w.Seconds
+
+	// The ceiling: the same rows, CopyFrom straight into an identical table.
+	rows := make([][]any, 0, len(msgs))
+	for _, m := range msgs {
+		body := []byte(m.Value.(sarama.ByteEncoder))
+		env, err := stripeevent.Parse(body)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{env.ID, env.ObjectID, env.Type, env.ObjectType, env.RelatedIDs, env.Livemode, env.APIVersion, env.Created, time.Now(), body})
+	}
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS bench_copyfrom; CREATE TABLE bench_copyfrom (LIKE stripe_events INCLUDING ALL)"); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_copyfrom")
+	cols := []string{"event_id", "id", "type", "object_type", "related_ids", "livemode", "api_version", "created", "received_at", "payload"}
+	start = time.Now()
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_copyfrom"}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	w.CopyFromSeconds = time.Since(start).Seconds()
+	w.CopyFromPerSecond = float64(w.Events) / w.CopyFromSeconds
+	w.Ratio = ratio(w.PerSecond, w.CopyFromPerSecond)
+	r.Writer = w
+	return nil
+}
+
+func resetDatabase(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	name := cfg.Database
+	if !strings.Contains(name, "bench") {
+		return fmt.Errorf("refusing to drop database %q: the bench database's name must contain \"bench\"", name)
+	}
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	return err
+}

@@ -1,0 +1,82 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// ChargeConfig says how to call a charge route.
+type ChargeConfig struct {
+	Load
+	// URL is the api's POST /Stripe/charge, or with Direct, a Stripe-compatible
+	// base URL whose /v1/charges is called the way stripe-go calls it.
+	URL        string
+	Direct     bool
+	APIKey     string // X-API-Key for the api; the secret key (Bearer) when Direct
+	Token      string // card token, default tok_visa
+	Amount     int64  // minor units, default 2000
+	Currency   string // default usd
+	Idempotent bool   // send an Idempotency-Key per request
+}
+
+// SendCharges calls the charge route under cfg's load.
+func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
+	if cfg.Token == "" {
+		cfg.Token = "tok_visa"
+	}
+	if cfg.Amount == 0 {
+		cfg.Amount = 2000
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = "usd"
+	}
+	client := NewClient(cfg.Concurrency)
+	g, _ := NewGenerator(1)
+	var gmu sync.Mutex
+	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {
+		var req *http.Request
+		var err error
+		if cfg.Direct {
+			form := url.Values{"amount": {itoa(cfg.Amount)}, "currency": {cfg.Currency}, "source": {cfg.Token}}
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(cfg.URL, "/")+"/v1/charges", strings.NewReader(form.Encode()))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+				req.Header.Set("Stripe-Version", "2023-10-16")
+			}
+		} else {
+			body := `{"token":"` + cfg.Token + `","amount":` + itoa(cfg.Amount) + `,"currency":"` + cfg.Currency + `"}`
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, strings.NewReader(body))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				if cfg.APIKey != "" {
+					req.Header.Set("X-API-Key", cfg.APIKey)
+				}
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+		if cfg.Idempotent {
+			gmu.Lock()
+			req.Header.Set("Idempotency-Key", g.ID("load_"))
+			gmu.Unlock()
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	})
+}
+
+func itoa(n int64) string {
+	return strconv.FormatInt(n, 10)
+}

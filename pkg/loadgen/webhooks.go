@@ -1,0 +1,170 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stripeline/stripeline/pkg/stripeevent"
+)
+
+// Load is the shape of a run: how many senders, how fast, for how long.
+type Load struct {
+	Concurrency int           // senders in parallel (closed loop)
+	Rate        float64       // if > 0, requests per second in total (open loop), instead of as fast as possible
+	Duration    time.Duration // how long to send
+	Count       int           // if > 0, stop after this many requests
+}
+
+// Result is what a run saw.
+type Result struct {
+	Sent      int         `json:"sent"`
+	Accepted  int         `json:"accepted"` // 2xx
+	Statuses  map[int]int `json:"statuses"`
+	Errors    int         `json:"errors"` // no HTTP answer
+	Seconds   float64     `json:"seconds"`
+	PerSecond float64     `json:"accepted_per_second"`
+	Latency   Summary     `json:"latency"`
+}
+
+// Run calls do under the load and collects what it answered: an HTTP status,
+// or an error when there was no answer.
+func Run(ctx context.Context, load Load, do func(ctx context.Context) (int, error)) Result {
+	if load.Concurrency <= 0 {
+		load.Concurrency = 1
+	}
+	if load.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, load.Duration)
+		defer cancel()
+	}
+	var (
+		lat        Latencies
+		mu         sync.Mutex
+		statuses   = map[int]int{}
+		sent, errs atomic.Int64
+		started    atomic.Int64
+		wg         sync.WaitGroup
+		slot       atomic.Int64 // open loop: the next request's place in the schedule
+		start      = time.Now()
+	)
+	for range load.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if load.Count > 0 && started.Add(1) > int64(load.Count) {
+					return
+				}
+				if load.Rate > 0 {
+					// Request i goes at start + i/rate, however late the others
+					// are: an open loop does not slow down when the server does.
+					at := start.Add(time.Duration(float64(slot.Add(1)-1) * float64(time.Second) / load.Rate))
+					select {
+					case <-time.After(time.Until(at)):
+					case <-ctx.Done():
+						return
+					}
+				}
+				t0 := time.Now()
+				status, err := do(ctx)
+				if err != nil && ctx.Err() != nil {
+					return // the run ended mid-request: not a result
+				}
+				sent.Add(1)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				lat.Add(time.Since(t0))
+				mu.Lock()
+				statuses[status]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res := Result{Sent: int(sent.Load()), Statuses: statuses, Errors: int(errs.Load()), Seconds: time.Since(start).Seconds(), Latency: lat.Summary()}
+	for s, n := range statuses {
+		if s/100 == 2 {
+			res.Accepted += n
+		}
+	}
+	res.PerSecond = float64(res.Accepted) / res.Seconds
+	return res
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("sent %d, accepted %d (%.0f/s), statuses %v, errors %d, p50 %.2f ms, p99 %.2f ms",
+		r.Sent, r.Accepted, r.PerSecond, r.Statuses, r.Errors, r.Latency.P50, r.Latency.P99)
+}
+
+// WebhookConfig says how to send webhooks to an ingest endpoint.
+type WebhookConfig struct {
+	Load
+	URL    string // e.g. http://127.0.0.1:8081/webhooks/stripe
+	Secret string // the endpoint's signing secret
+	// Next returns the event to send; nil uses a Generator of Seed.
+	Next func() Event
+	Seed uint64
+	// OnSent is called after each answer (for end-to-end bookkeeping).
+	OnSent func(ev Event, status int)
+}
+
+// NewClient is an HTTP client that keeps a connection per sender.
+func NewClient(concurrency int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency},
+		Timeout:   30 * time.Second,
+	}
+}
+
+// SendWebhooks sends signed webhooks under cfg's load.
+func SendWebhooks(ctx context.Context, cfg WebhookConfig) (Result, error) {
+	next := cfg.Next
+	if next == nil {
+		g, err := NewGenerator(cfg.Seed)
+		if err != nil {
+			return Result{}, err
+		}
+		var mu sync.Mutex
+		next = func() Event { mu.Lock(); defer mu.Unlock(); return g.Random() }
+	}
+	client := NewClient(cfg.Concurrency)
+	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {
+		ev := next()
+		status, err := post(ctx, client, cfg.URL, cfg.Secret, ev.Body)
+		if err == nil && cfg.OnSent != nil {
+			cfg.OnSent(ev, status)
+		}
+		return status, err
+	}), nil
+}
+
+// Post sends one signed webhook and returns the HTTP status.
+func post(ctx context.Context, c *http.Client, url, secret string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), secret))
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// PostWebhook sends one signed webhook with the default client.
+func PostWebhook(ctx context.Context, url, secret string, body []byte) (int, error) {
+	return post(ctx, http.DefaultClient, url, secret, body)
+}
