@@ -4,12 +4,14 @@ package app
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -26,16 +28,39 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
+	return httpserver.Serve(ctx, cfg.Addr, Handler(cfg, pool, logger), cfg.ShutdownGrace, logger)
+}
 
+// Handler is the api's whole HTTP surface: its routes, the ops routes, CORS.
+func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
+	if len(cfg.APIKeys) == 0 {
+		logger.Warn("API_KEYS is empty: API-key authentication is OFF, anyone who reaches this port can charge and read events; set API_KEYS")
+	}
 	svc := payments.New(payments.Config{
 		SecretKey:   cfg.StripeSecretKey,
 		APIBase:     cfg.StripeAPIBase,
 		Currency:    cfg.Currency(),
 		TokenSecret: []byte(cfg.SubscriptionTokenSecret),
 		TokenTTL:    cfg.SubscriptionTokenTTL,
+		HTTPTimeout: cfg.StripeTimeout,
 	})
 	mux := http.NewServeMux()
-	httpapi.New(mux, svc, logger)
+	httpapi.New(mux, httpapi.Config{
+		APIKeys:            cfg.APIKeys,
+		PublishableKey:     cfg.StripePublishableKey,
+		Currency:           cfg.Currency(),
+		Currencies:         cfg.Currencies(),
+		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
+		EventsRequireToken: cfg.EventsRequireToken,
+		Secrets:            []string{cfg.StripeSecretKey},
+	}, svc, eventStore{pool}, logger)
 	httpserver.Ops(mux, map[string]httpserver.Check{"database": pool.Ping})
-	return httpserver.Serve(ctx, cfg.Addr, mux, cfg.ShutdownGrace, logger)
+	return httpapi.CORS(cfg.CORSOrigins, mux)
+}
+
+// eventStore reads stripe_events through the pool.
+type eventStore struct{ pool *pgxpool.Pool }
+
+func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
+	return pgstore.EventsByID(ctx, s.pool, q)
 }

@@ -1,11 +1,11 @@
-// Package payments is the api's use cases: charge a card and say how to
-// follow the payment's events.
+// Package payments is the api's use cases: charge a card or open a
+// PaymentIntent through Stripe, and say how to follow the payment's events.
 package payments
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,13 +15,23 @@ import (
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
-// ChargeRequest is what a client asks to charge.
+// ChargeRequest is what a client asks to charge (the legacy Charges API).
 type ChargeRequest struct {
 	Token          string
 	Amount         int64
 	Currency       string // empty: the configured one
 	Description    string
 	Metadata       map[string]string
+	IdempotencyKey string
+}
+
+// PaymentIntentRequest is what a client asks to pay with a PaymentIntent.
+type PaymentIntentRequest struct {
+	Amount         int64
+	Currency       string // empty: the configured one
+	Description    string
+	Metadata       map[string]string
+	PaymentMethod  string // optional pm_…, attached but not confirmed
 	IdempotencyKey string
 }
 
@@ -39,7 +49,18 @@ type Result struct {
 	Subscribe Subscribe
 }
 
-// Service charges through Stripe.
+// UpstreamError is a call to Stripe that got no Stripe answer: the network
+// failed, the deadline passed, or the body was not Stripe's JSON. Errors
+// Stripe itself answered are *stripe.Error and are not wrapped in this.
+type UpstreamError struct {
+	Op  string
+	Err error
+}
+
+func (e *UpstreamError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// Service talks to Stripe.
 type Service struct {
 	stripe      *client.API
 	currency    string
@@ -55,15 +76,21 @@ type Config struct {
 	Currency    string
 	TokenSecret []byte
 	TokenTTL    time.Duration
+	// HTTPTimeout bounds each HTTP exchange with Stripe; zero is 30 s.
 	HTTPTimeout time.Duration
 }
 
 // New builds a Service talking to Stripe (or stripe-mock) at cfg.APIBase.
 func New(cfg Config) *Service {
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = 30 * time.Second
+	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(cfg.APIBase),
+		HTTPClient:        &http.Client{Timeout: cfg.HTTPTimeout},
 		MaxNetworkRetries: stripe.Int64(1),
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+		// stripe-go's own logging would print request details we do not vet.
+		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})
 	sc := client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
 	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, now: time.Now}
@@ -71,38 +98,75 @@ func New(cfg Config) *Service {
 
 // Charge creates a Stripe charge from a card token.
 func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error) {
-	currency := req.Currency
-	if currency == "" {
-		currency = s.currency
-	}
 	params := &stripe.ChargeParams{
 		Amount:   stripe.Int64(req.Amount),
-		Currency: stripe.String(currency),
+		Currency: stripe.String(s.currencyOr(req.Currency)),
 		Source:   &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)},
 	}
 	if req.Description != "" {
 		params.Description = stripe.String(req.Description)
 	}
-	for k, v := range req.Metadata {
-		params.AddMetadata(k, v)
-	}
-	params.Context = ctx
-	if req.IdempotencyKey != "" {
-		params.SetIdempotencyKey(req.IdempotencyKey)
-	}
+	s.common(ctx, &params.Params, req.Metadata, req.IdempotencyKey)
 	ch, err := s.stripe.Charges.New(params)
 	if err != nil {
-		return Result{}, fmt.Errorf("stripe charge: %w", err)
+		return Result{}, upstream("stripe charge", err)
 	}
-	return s.result(ch.ID, ch.LastResponse)
+	return s.result(ch.ID, ch.LastResponse), nil
 }
 
-func (s *Service) result(id string, resp *stripe.APIResponse) (Result, error) {
+// CreatePaymentIntent opens a PaymentIntent; the client confirms it with
+// Stripe.js using the client_secret of the answer.
+func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequest) (Result, error) {
+	params := &stripe.PaymentIntentParams{
+		Amount:   stripe.Int64(req.Amount),
+		Currency: stripe.String(s.currencyOr(req.Currency)),
+	}
+	if req.Description != "" {
+		params.Description = stripe.String(req.Description)
+	}
+	if req.PaymentMethod != "" {
+		params.PaymentMethod = stripe.String(req.PaymentMethod)
+	}
+	s.common(ctx, &params.Params, req.Metadata, req.IdempotencyKey)
+	pi, err := s.stripe.PaymentIntents.New(params)
+	if err != nil {
+		return Result{}, upstream("stripe payment intent", err)
+	}
+	return s.result(pi.ID, pi.LastResponse), nil
+}
+
+func (s *Service) currencyOr(c string) string {
+	if c == "" {
+		return s.currency
+	}
+	return c
+}
+
+func (s *Service) common(ctx context.Context, p *stripe.Params, metadata map[string]string, idempotencyKey string) {
+	p.Context = ctx
+	for k, v := range metadata {
+		p.AddMetadata(k, v)
+	}
+	if idempotencyKey != "" {
+		p.SetIdempotencyKey(idempotencyKey)
+	}
+}
+
+// upstream keeps Stripe's own errors as they are and marks every other
+// failure of the call as Stripe being unavailable.
+func upstream(op string, err error) error {
+	if _, ok := err.(*stripe.Error); ok {
+		return err
+	}
+	return &UpstreamError{Op: op, Err: err}
+}
+
+func (s *Service) result(id string, resp *stripe.APIResponse) Result {
 	var raw json.RawMessage
 	if resp != nil {
 		raw = resp.RawJSON
 	}
-	return Result{Object: raw, ID: id, Subscribe: s.subscribe(id)}, nil
+	return Result{Object: raw, ID: id, Subscribe: s.subscribe(id)}
 }
 
 // subscribe is the block of DESIGN.md: channel, selector, and a token bound to id.
