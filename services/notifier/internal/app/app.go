@@ -4,9 +4,9 @@ package app
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 
-	"github.com/IBM/sarama"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
@@ -20,24 +20,35 @@ import (
 
 // Run serves the notifier until ctx ends.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return RunListener(ctx, cfg, ln, logOut)
+}
+
+// RunListener is Run on a listener the caller opened.
+func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
 	logger, err := logging.New(cfg.Log, "notifier", logOut)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	// No consumer group: this instance sees every partition, from now on.
-	sub, err := kafka.NewSubscriber(cfg.Kafka, "", sarama.OffsetNewest, logger)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-
-	h := hub.New()
+	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
-		RequireToken: cfg.RequireToken,
-		TokenSecret:  []byte(cfg.SubscriptionTokenSecret),
+		RequireToken:     cfg.RequireToken,
+		TokenSecret:      []byte(cfg.SubscriptionTokenSecret),
+		AllowedOrigins:   cfg.AllowedOrigins,
+		QueueSize:        cfg.SendQueue,
+		WriteTimeout:     cfg.WriteTimeout,
+		PingInterval:     cfg.PingInterval,
+		MaxFrame:         cfg.MaxFrameBytes,
+		MaxSubscriptions: cfg.MaxSubscriptions,
+		MaxUnpinned:      cfg.MaxUnpinned,
 	}, h, logger)
+	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
+	registerMetrics(h, wss)
 
-	fd := feed.New(sub, cfg.Kafka.Topic, h, logger)
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wss)
 	httpserver.Ops(mux, map[string]httpserver.Check{
@@ -47,14 +58,9 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return fd.Run(gctx) })
-	g.Go(func() error {
-		// Tell websocket clients to go elsewhere before the server stops.
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		wss.Shutdown(sctx)
-		return nil
-	})
-	g.Go(func() error { return httpserver.Serve(gctx, cfg.Addr, mux, cfg.ShutdownGrace, logger) })
+	// On shutdown, clients get a going-away close frame so they reconnect to
+	// another instance.
+	g.Go(func() error { return wss.Run(gctx, cfg.ShutdownGrace) })
+	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, cfg.ShutdownGrace, logger) })
 	return g.Wait()
 }

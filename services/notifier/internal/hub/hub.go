@@ -1,52 +1,124 @@
-// Package hub routes events to subscriptions: an index from transaction id
-// to the subscriptions that pinned it, so an event costs the same whatever
-// the number of subscribers for other ids.
+// Package hub routes events to subscriptions. Subscriptions that pin
+// transaction ids are found through an index from id to subscription, so an
+// event costs the same whatever the number of subscribers for other ids; the
+// few that do not pin an id are evaluated against every event. The hub also
+// keeps the recent window, so a subscriber first gets the events it missed.
 package hub
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
+	"time"
 
+	"github.com/stripeline/stripeline/pkg/selector"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
 // Event is one Stripe event as the notifier delivers it.
 type Event struct {
 	stripeevent.Envelope
-	Headers map[string]string
-	Raw     json.RawMessage
+	Headers     map[string]string
+	HeadersJSON json.RawMessage // Headers, encoded once for every delivery
+	Raw         json.RawMessage // the body as Stripe sent it
+	Fields      selector.Event  // what selectors look at
+	At          time.Time       // when the broker took it: its place in the window
+
+	seq uint64 // order of arrival in the hub
 }
 
-// Sink receives the events of a subscription. Deliver must not block: a
-// slow consumer is the sink's problem, never the hub's.
+// NewEvent builds an Event from a parsed envelope, its headers and raw body.
+func NewEvent(env stripeevent.Envelope, headers map[string]string, raw []byte, at time.Time) *Event {
+	hj, _ := json.Marshal(headers) // a map of strings always encodes
+	return &Event{
+		Envelope:    env,
+		Headers:     headers,
+		HeadersJSON: hj,
+		Raw:         raw,
+		At:          at,
+		Fields: selector.Event{
+			IDs:        env.IDs(),
+			Type:       env.Type,
+			EventID:    env.ID,
+			ObjectType: env.ObjectType,
+			Livemode:   env.Livemode,
+		},
+	}
+}
+
+// Sink receives the events of a subscription. The hub calls Deliver with its
+// lock held, which is what keeps replayed and live events in order without
+// a gap: Deliver must only queue, never block on a client.
 type Sink interface {
 	Deliver(sub *Subscription, ev *Event)
 }
 
 // Subscription is one client subscription.
 type Subscription struct {
-	ID      string   // the subscription's id, unique in its connection
-	Channel string   // as the client named it: "stripe" or "stripe/<id>"
-	IDs     []string // the transaction ids it pinned
-	Sink    Sink
+	ID       string        // unique in its connection
+	Channel  string        // as the client named it: "stripe" or "stripe/<id>"
+	Selector selector.Expr // nil matches every event
+	Sink     Sink
+
+	pinned []string // the ids an event must carry, from the selector; nil: every event is evaluated
 }
 
-// Hub holds every live subscription of this instance.
+func (s *Subscription) match(ev *Event) bool {
+	return s.Selector == nil || s.Selector.Match(&ev.Fields)
+}
+
+// Pinned reports whether s is found through the id index.
+func (s *Subscription) Pinned() bool { return s.pinned != nil }
+
+// NewSubscription builds a subscription, working out from its selector
+// whether the id index can find it.
+func NewSubscription(id, channel string, sel selector.Expr, sink Sink) *Subscription {
+	s := &Subscription{ID: id, Channel: channel, Selector: sel, Sink: sink}
+	if sel != nil {
+		if ids, ok := selector.PinnedIDs(sel); ok {
+			s.pinned = slices.Clone(ids)
+		}
+	}
+	return s
+}
+
+// Config is the hub's settings.
+type Config struct {
+	Window         time.Duration // how far back a new subscriber's events are replayed
+	WindowMaxBytes int64         // bound on the raw bytes the window holds
+}
+
+// Hub holds every live subscription of this instance and the recent window.
 type Hub struct {
-	mu   sync.RWMutex
-	byID map[string]map[*Subscription]struct{}
+	mu       sync.Mutex
+	byID     map[string]map[*Subscription]struct{}
+	unpinned map[*Subscription]struct{}
+	win      window
+	seq      uint64
+	now      func() time.Time
 }
 
 // New returns an empty hub.
-func New() *Hub {
-	return &Hub{byID: map[string]map[*Subscription]struct{}{}}
+func New(cfg Config) *Hub {
+	return &Hub{
+		byID:     map[string]map[*Subscription]struct{}{},
+		unpinned: map[*Subscription]struct{}{},
+		win:      newWindow(cfg.Window, cfg.WindowMaxBytes),
+		now:      time.Now,
+	}
 }
 
-// Add registers s.
-func (h *Hub) Add(s *Subscription) {
+// Subscribe registers s and first hands it the window's events for its ids,
+// in arrival order: every event reaches s once, either from the window or
+// live. Subscriptions that do not pin an id get live events only.
+func (h *Hub) Subscribe(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, id := range s.IDs {
+	if !s.Pinned() {
+		h.unpinned[s] = struct{}{}
+		return
+	}
+	for _, id := range s.pinned {
 		set := h.byID[id]
 		if set == nil {
 			set = map[*Subscription]struct{}{}
@@ -54,13 +126,20 @@ func (h *Hub) Add(s *Subscription) {
 		}
 		set[s] = struct{}{}
 	}
+	h.win.expire(h.now())
+	for _, ev := range h.win.lookup(s.pinned) {
+		if s.match(ev) {
+			s.Sink.Deliver(s, ev)
+		}
+	}
 }
 
-// Remove unregisters s.
-func (h *Hub) Remove(s *Subscription) {
+// Unsubscribe removes s; once it returns, s gets nothing more.
+func (h *Hub) Unsubscribe(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, id := range s.IDs {
+	delete(h.unpinned, s)
+	for _, id := range s.pinned {
 		if set := h.byID[id]; set != nil {
 			delete(set, s)
 			if len(set) == 0 {
@@ -70,37 +149,65 @@ func (h *Hub) Remove(s *Subscription) {
 	}
 }
 
-// Dispatch hands ev to every subscription whose ids it matches, once each
-// even when several of its ids match.
-func (h *Hub) Dispatch(ev *Event) {
-	h.mu.RLock()
-	var seen map[*Subscription]struct{}
-	var targets []*Subscription
-	for _, id := range ev.IDs() {
+// Publish adds ev to the window and hands it to every subscription it
+// matches, once each even when several of the subscription's ids match. An
+// event already in the window (Stripe redelivers) is not delivered again;
+// Publish reports whether ev was new.
+func (h *Hub) Publish(ev *Event) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.win.add(ev, h.now()) {
+		return false
+	}
+	h.seq++
+	ev.seq = h.seq
+	ids := ev.Fields.IDs
+	for i, id := range ids {
 		for s := range h.byID[id] {
-			if _, dup := seen[s]; dup {
+			// Seen under an earlier id of this event: already handled.
+			if i > 0 && pinsAny(s, ids[:i]) {
 				continue
 			}
-			if seen == nil {
-				seen = map[*Subscription]struct{}{}
+			if s.match(ev) {
+				s.Sink.Deliver(s, ev)
 			}
-			seen[s] = struct{}{}
-			targets = append(targets, s)
 		}
 	}
-	h.mu.RUnlock()
-	for _, s := range targets {
-		s.Sink.Deliver(s, ev)
+	for s := range h.unpinned {
+		if s.match(ev) {
+			s.Sink.Deliver(s, ev)
+		}
 	}
+	return true
 }
 
-// Len is the number of indexed (id, subscription) pairs.
-func (h *Hub) Len() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	n := 0
-	for _, set := range h.byID {
-		n += len(set)
+// pinsAny reports whether s pinned one of ids. Both lists are short (an
+// event carries a handful of ids), so this beats a set per event.
+func pinsAny(s *Subscription, ids []string) bool {
+	for _, id := range ids {
+		if slices.Contains(s.pinned, id) {
+			return true
+		}
 	}
-	return n
+	return false
+}
+
+// Stats is a snapshot for metrics and tests.
+type Stats struct {
+	Pinned, Unpinned int // subscriptions
+	WindowEvents     int
+	WindowBytes      int64
+}
+
+// Stats counts what the hub holds.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	pinned := map[*Subscription]struct{}{}
+	for _, set := range h.byID {
+		for s := range set {
+			pinned[s] = struct{}{}
+		}
+	}
+	return Stats{Pinned: len(pinned), Unpinned: len(h.unpinned), WindowEvents: h.win.len(), WindowBytes: h.win.bytes}
 }

@@ -2,8 +2,9 @@ package ws
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
+
+	"github.com/stripeline/stripeline/pkg/selector"
 )
 
 // clientFrame is every frame a client sends.
@@ -20,43 +21,46 @@ type subscribedFrame struct {
 	Subscription string `json:"subscription"`
 }
 
-type unsubscribedFrame = subscribedFrame
-
-type messageFrame struct {
-	Type         string            `json:"type"`
-	Subscription string            `json:"subscription"`
-	Channel      string            `json:"channel"`
-	Headers      map[string]string `json:"headers"`
-	Data         json.RawMessage   `json:"data"`
-}
-
 type errorFrame struct {
 	Type    string `json:"type"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
+func (e errorFrame) encode() []byte {
+	b, _ := json.Marshal(e) // strings always encode
+	return b
+}
+
+// messagePrefix is the start of a subscription's message frames, up to the
+// headers: {"type":"message","subscription":"s1","channel":"stripe"
+func messagePrefix(id, channel string) []byte {
+	sub, _ := json.Marshal(id)
+	ch, _ := json.Marshal(channel)
+	return []byte(`{"type":"message","subscription":` + string(sub) + `,"channel":` + string(ch))
+}
+
 // Channel is the seed's channel name.
 const Channel = "stripe"
 
-// pinnedID is the selector form `id = '<id>'`.
-var pinnedID = regexp.MustCompile(`^\s*id\s*=\s*'((?:[^']|'')*)'\s*$`)
-
-// target reads what a subscribe frame asks for: the transaction id.
-func target(f clientFrame) (string, *errorFrame) {
+// parseTarget reads what a subscribe frame asks for as a selector:
+// channel "stripe" with a selector, or "stripe/<id>", which is id = '<id>'.
+func parseTarget(f clientFrame) (selector.Expr, *errorFrame) {
 	switch {
 	case f.Channel == Channel:
-		m := pinnedID.FindStringSubmatch(f.Selector)
-		if m == nil {
-			return "", &errorFrame{"error", "bad_selector", "selector must be of the form id = '<transaction id>'"}
+		if strings.TrimSpace(f.Selector) == "" {
+			return nil, &errorFrame{"error", "bad_selector", "channel stripe needs a selector, such as id = 'ch_…'"}
 		}
-		return strings.ReplaceAll(m[1], "''", "'"), nil
+		e, err := selector.Parse(f.Selector)
+		if err != nil {
+			return nil, &errorFrame{"error", "bad_selector", err.Error()}
+		}
+		return e, nil
 	case strings.HasPrefix(f.Channel, Channel+"/") && len(f.Channel) > len(Channel)+1:
 		if f.Selector != "" {
-			return "", &errorFrame{"error", "bad_request", "channel stripe/<id> takes no selector"}
+			return nil, &errorFrame{"error", "bad_request", "channel stripe/<id> takes no selector"}
 		}
-		return strings.TrimPrefix(f.Channel, Channel+"/"), nil
-	default:
-		return "", &errorFrame{"error", "bad_channel", "channel must be \"stripe\" (with a selector) or \"stripe/<transaction id>\""}
+		return &selector.In{Field: selector.FieldID, Values: []string{strings.TrimPrefix(f.Channel, Channel+"/")}}, nil
 	}
+	return nil, &errorFrame{"error", "bad_channel", "channel must be \"stripe\" (with a selector) or \"stripe/<transaction id>\""}
 }

@@ -1,0 +1,200 @@
+// Package ws is the notifier's websocket port: the protocol of DESIGN.md over
+// gorilla/websocket. Each connection has one reader goroutine and, only while
+// it has frames to send, one writer goroutine; an idle connection costs its
+// reader and a few hundred bytes.
+package ws
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/stripeline/stripeline/services/notifier/internal/hub"
+)
+
+// Config is the websocket port's settings.
+type Config struct {
+	// RequireToken makes every subscription show a token for the ids it pins.
+	RequireToken bool
+	TokenSecret  []byte
+	// AllowedOrigins are the browser origins ("https://shop.example") that may
+	// connect; "*" allows any. Empty allows same-host browsers only. Requests
+	// without an Origin header (not from a browser) are always allowed.
+	AllowedOrigins []string
+
+	QueueSize        int           // frames waiting for a slow client before it is dropped
+	WriteTimeout     time.Duration // deadline of every write
+	PingInterval     time.Duration // keep-alive; a client silent for two intervals is dropped
+	MaxFrame         int64         // largest frame a client may send, bytes
+	MaxSubscriptions int           // per connection
+	MaxUnpinned      int           // per connection: subscriptions evaluated against every event
+}
+
+func (c *Config) setDefaults() {
+	if c.QueueSize <= 0 {
+		c.QueueSize = 256
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = 4096
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 100
+	}
+	if c.MaxUnpinned < 0 {
+		c.MaxUnpinned = 0
+	}
+}
+
+// Close codes beyond RFC 6455's (4000–4999 are for applications).
+const (
+	// CloseQueueOverflow: the client did not read fast enough; its send
+	// queue overflowed and it was disconnected. Reconnect and resubscribe:
+	// the recent window replays what was missed.
+	CloseQueueOverflow = 4008
+)
+
+// closeGrace is how long a connection waits for the client's close frame
+// after sending its own, before it drops the TCP connection.
+const closeGrace = time.Second
+
+// Server accepts websocket connections on /ws.
+type Server struct {
+	cfg      Config
+	hub      *hub.Hub
+	logger   *slog.Logger
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewServer builds the websocket server.
+func NewServer(cfg Config, h *hub.Hub, logger *slog.Logger) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:    cfg,
+		hub:    h,
+		logger: logger,
+		conns:  map[*conn]struct{}{},
+	}
+	s.upgrader = websocket.Upgrader{
+		// 1 KiB read buffer (client frames are small) and write buffers lent
+		// from a pool only while a frame is written: idle connections hold none.
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		HandshakeTimeout: 10 * time.Second,
+		CheckOrigin:      s.checkOrigin,
+	}
+	return s
+}
+
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: the token is the authorization
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	return slices.ContainsFunc(s.cfg.AllowedOrigins, func(o string) bool {
+		return o == "*" || strings.EqualFold(o, origin)
+	})
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	draining := s.draining
+	if !draining {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if draining {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	wsc, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader already answered
+	}
+	c := &conn{srv: s, ws: wsc}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.readLoop()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Run pings every connection each PingInterval until ctx ends, then sends
+// every client a going-away close frame (1001), so it reconnects to another
+// instance, and waits up to grace for the connections to end.
+func (s *Server) Run(ctx context.Context, grace time.Duration) error {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			for _, c := range s.snapshot() {
+				c.ping()
+			}
+		case <-ctx.Done():
+			s.shutdown(grace)
+			return nil
+		}
+	}
+}
+
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) shutdown(grace time.Duration) {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	conns := s.snapshot()
+	for _, c := range conns {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.logger.Info("websocket clients closed", "connections", len(conns))
+	case <-time.After(grace):
+		s.logger.Warn("websocket clients still open at the end of the grace", "connections", len(s.snapshot()))
+	}
+}
+
+// Connections is the number of open connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -1,0 +1,180 @@
+package ws
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/stripeline/stripeline/services/notifier/internal/hub"
+)
+
+type frameKind uint8
+
+const (
+	frameData  frameKind = iota // an event (sub, ev) or a protocol frame (raw)
+	framePing                   // websocket ping
+	frameClose                  // close frame (code, text); nothing follows it
+)
+
+// frame is one queued frame. Events are queued as pointers and written by
+// the writer from parts encoded once, so a fan-out costs the hub no encoding
+// under its lock.
+type frame struct {
+	kind   frameKind
+	prefix []byte // of a message frame: see messagePrefix
+	ev     *hub.Event
+	raw    []byte
+	code   int
+	text   string
+}
+
+// sendQueue is a connection's bounded queue of outgoing frames. A writer
+// goroutine runs only while the queue is not empty: idle connections, the
+// common case, have none (NOTES.md: a parked writer costs ~2.6 KB each).
+type sendQueue struct {
+	mu      sync.Mutex
+	frames  []frame
+	writing bool          // a writer goroutine is running
+	closing bool          // a close frame is queued or the connection ended: queue nothing more
+	done    chan struct{} // closed once the close frame is written (or failed)
+}
+
+// send queues f and starts the writer if none runs. A queue already full is
+// emptied and replaced by a close frame with CloseQueueOverflow.
+func (c *conn) send(f frame) {
+	q := &c.out
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return
+	}
+	switch {
+	case f.kind == frameClose:
+		q.closing = true
+	case len(q.frames) >= c.srv.cfg.QueueSize:
+		clear(q.frames)
+		q.frames = q.frames[:0]
+		q.closing = true
+		f = frame{kind: frameClose, code: CloseQueueOverflow, text: "client too slow: send queue overflow"}
+		c.srv.logger.Warn("websocket client too slow, disconnecting", "queue_size", c.srv.cfg.QueueSize, "remote_addr", c.ws.RemoteAddr().String())
+	}
+	if f.kind == frameClose && q.done == nil {
+		q.done = make(chan struct{})
+	}
+	q.frames = append(q.frames, f)
+	if !q.writing {
+		q.writing = true
+		go c.writeLoop()
+	}
+}
+
+// stop drops whatever is queued: the reader ended.
+func (q *sendQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closing = true
+	clear(q.frames)
+	q.frames = nil
+}
+
+// closeQueued is closed once the queued close frame is written; nil when
+// no close frame was queued.
+func (q *sendQueue) closeQueued() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.done
+}
+
+func (q *sendQueue) pop() (frame, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) == 0 {
+		q.writing = false
+		// An idle connection should not keep a burst's backing array.
+		if cap(q.frames) > 16 {
+			q.frames = nil
+		}
+		return frame{}, false
+	}
+	f := q.frames[0]
+	q.frames[0] = frame{}
+	q.frames = q.frames[1:]
+	return f, true
+}
+
+// writeLoop is the only goroutine writing data frames to the socket; it ends
+// when the queue is empty. Every write has a deadline.
+func (c *conn) writeLoop() {
+	for {
+		f, ok := c.out.pop()
+		if !ok {
+			return
+		}
+		deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
+		var err error
+		switch f.kind {
+		case framePing:
+			err = c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+		case frameClose:
+			c.writeClose(f, deadline)
+			return // writing stays true: nothing is written after a close frame
+		default:
+			_ = c.ws.SetWriteDeadline(deadline)
+			err = c.writeData(f)
+		}
+		if err != nil {
+			// The reader sees the closed socket, ends and cleans up.
+			c.ws.Close()
+			c.out.stop()
+			return
+		}
+	}
+}
+
+func (c *conn) writeClose(f frame, deadline time.Time) {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.code, f.text), deadline)
+	c.out.mu.Lock()
+	done := c.out.done
+	c.out.mu.Unlock()
+	close(done)
+	// Wait for the client's answering close frame (the reader then ends),
+	// but not for long.
+	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeGrace))
+	time.AfterFunc(closeGrace, func() { c.ws.Close() })
+}
+
+// writeData writes one text frame. A message frame is assembled from parts
+// encoded once (the subscription's prefix, the event's headers and raw body):
+// no per-delivery JSON encoding.
+func (c *conn) writeData(f frame) error {
+	w, err := c.ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	if f.ev == nil {
+		_, err = w.Write(f.raw)
+	} else {
+		err = writeMessage(w, f.prefix, f.ev)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var (
+	headersKey = []byte(`,"headers":`)
+	dataKey    = []byte(`,"data":`)
+	endObject  = []byte(`}`)
+)
+
+func writeMessage(w io.Writer, prefix []byte, ev *hub.Event) error {
+	for _, part := range [...][]byte{prefix, headersKey, ev.HeadersJSON, dataKey, ev.Raw, endObject} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
