@@ -3,6 +3,8 @@
 //
 //	event-writer           consume and store (the default)
 //	event-writer migrate   apply the database migrations and exit
+//	event-writer replay --from earliest|<RFC 3339> [--to <RFC 3339>]
+//	                       re-read the topic into the table and exit
 package main
 
 import (

@@ -1,0 +1,233 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stripeline/stripeline/pkg/tcpproxy"
+	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
+	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
+)
+
+func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	pool := testenv.Pool(t, cfg.Database.URL)
+	prod := producer(t, cfg.Kafka.Brokers)
+	events := sample.NewGenerator().Events(1500)
+	// Stripe redelivers: a tenth of the events come twice.
+	published := append(append([]sample.Event{}, events...), events[:150]...)
+	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, published); err != nil {
+		t.Fatal(err)
+	}
+	startWriter(t, cfg)
+
+	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, events) })
+	var payload []byte
+	if err := pool.QueryRow(ctx, "SELECT payload::text FROM stripe_events WHERE event_id = $1", events[7].ID).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(payload), events[7].ObjectID) {
+		t.Fatalf("payload of %s does not hold its object %s", events[7].ID, events[7].ObjectID)
+	}
+	// Every offset ends up committed once its batch is in.
+	end := endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic)
+		for p, off := range end {
+			if got[p] != off {
+				return fmt.Errorf("partition %d committed %d, end %d", p, got[p], off)
+			}
+		}
+		return nil
+	})
+}
+
+func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	pool := testenv.Pool(t, cfg.Database.URL)
+	prod := producer(t, cfg.Kafka.Brokers)
+	ev := sample.NewGenerator().Events(2)
+	// One key: everything lands on one partition, the good event after the
+	// poison must still be written.
+	key := ev[0].ObjectID
+	msgs := []*sarama.ProducerMessage{
+		sample.Raw(cfg.Kafka.Topic, key, ev[0].Body, nil),
+		sample.Raw(cfg.Kafka.Topic, key, []byte("this is not json"), map[string]string{"event_id": "evt_bad"}),
+		sample.Raw(cfg.Kafka.Topic, key, []byte(`{"type":"charge.succeeded","data":{"object":{"id":"ch_1"}}}`), nil),
+		sample.Raw(cfg.Kafka.Topic, key, ev[1].Body, nil),
+	}
+	if err := prod.Send(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	startWriter(t, cfg)
+
+	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, ev) })
+	poison := readTopic(t, cfg.Kafka.Brokers, cfg.Kafka.PoisonTopic(), 2)
+	for i, want := range []struct{ body, reason string }{
+		{"this is not json", "not a JSON object"},
+		{`{"type":"charge.succeeded"`, "missing id"},
+	} {
+		m := poison[i]
+		if !strings.HasPrefix(string(m.Value), want.body) {
+			t.Errorf("poison %d body = %q, want the original %q…", i, m.Value, want.body)
+		}
+		if r := header(m, writer.HeaderPoisonReason); !strings.Contains(r, want.reason) {
+			t.Errorf("poison %d reason = %q, want it to say %q", i, r, want.reason)
+		}
+		if string(m.Key) != key {
+			t.Errorf("poison %d key = %q, want %q", i, m.Key, key)
+		}
+	}
+	if id := header(poison[0], "event_id"); id != "evt_bad" {
+		t.Errorf("poison kept headers: event_id = %q, want evt_bad", id)
+	}
+}
+
+// The writer reaches Postgres through a proxy; cutting it is a database
+// outage for the writer only.
+func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	pool := testenv.Pool(t, cfg.Database.URL)
+	direct, err := pgx.ParseConfig(cfg.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpproxy.New("127.0.0.1:0", fmt.Sprintf("%s:%d", direct.Host, direct.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", direct.User, proxy.Addr(), direct.Database)
+
+	prod := producer(t, cfg.Kafka.Brokers)
+	gen := sample.NewGenerator()
+	before := gen.Events(300)
+	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, before); err != nil {
+		t.Fatal(err)
+	}
+	startWriter(t, cfg)
+	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, before) })
+	end := endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+			return fmt.Errorf("committed %v, want %v", got, end)
+		}
+		return nil
+	})
+
+	proxy.Cut()
+	during := gen.Events(500)
+	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, during); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if readyz(cfg) == nil {
+			return fmt.Errorf("/readyz still ready while the database is unreachable")
+		}
+		return nil
+	})
+	// Let the writer fail for a while: it must keep retrying, commit nothing.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+			t.Fatalf("offsets committed during the outage: %v, before it %v", got, end)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(storedIDs(t, pool)); n != len(before) {
+		t.Fatalf("%d rows during the outage, want %d", n, len(before))
+	}
+
+	proxy.Restore()
+	all := append(before, during...)
+	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, all) })
+	testenv.Eventually(t, 30*time.Second, func() error { return readyz(cfg) })
+	end = endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+			return fmt.Errorf("committed %v, want %v", got, end)
+		}
+		return nil
+	})
+}
+
+func TestReplayRestoresTheTable(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	pool := testenv.Pool(t, cfg.Database.URL)
+	prod := producer(t, cfg.Kafka.Brokers)
+	gen := sample.NewGenerator()
+	first := gen.Events(400)
+	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, first); err != nil {
+		t.Fatal(err)
+	}
+	// Broker timestamps have millisecond resolution: split on a fresh millisecond.
+	split := time.Now().Add(2 * time.Millisecond).Truncate(time.Millisecond)
+	for time.Now().Before(split.Add(time.Millisecond)) {
+		time.Sleep(time.Millisecond)
+	}
+	second := gen.Events(300)
+	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, append(second, first[:50]...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Send(ctx, []*sarama.ProducerMessage{sample.Raw(cfg.Kafka.Topic, "k", []byte("poison"), nil)}); err != nil {
+		t.Fatal(err)
+	}
+	all := append(append([]sample.Event{}, first...), second...)
+
+	replay := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := Main(ctx, cfg, append([]string{"replay"}, args...), &out); err != nil {
+			t.Fatalf("replay %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	empty := func() {
+		t.Helper()
+		if _, err := pool.Exec(ctx, "TRUNCATE stripe_events"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out := replay("--from", "earliest")
+	if err := sameIDs(t, pool, all); err != nil {
+		t.Fatalf("replay from earliest into an empty table: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "replay progress") || !strings.Contains(out, "total=751") {
+		t.Errorf("no progress line with the total (751 messages) in the output:\n%s", out)
+	}
+	// Again over a full table: nothing changes.
+	replay("--from", "earliest")
+	if err := sameIDs(t, pool, all); err != nil {
+		t.Fatalf("second replay: %v", err)
+	}
+
+	empty()
+	replay("--from", split.Format(time.RFC3339Nano))
+	if err := sameIDs(t, pool, append(append([]sample.Event{}, second...), first[:50]...)); err != nil {
+		t.Fatalf("replay --from %s: %v", split.Format(time.RFC3339Nano), err)
+	}
+
+	empty()
+	replay("--from", "earliest", "--to", split.Add(-time.Millisecond).Format(time.RFC3339Nano))
+	if err := sameIDs(t, pool, first); err != nil {
+		t.Fatalf("replay --to: %v", err)
+	}
+
+	var bad bytes.Buffer
+	if err := Main(ctx, cfg, []string{"replay", "--from", "yesterday"}, &bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Fatalf("replay --from yesterday: err = %v, want a usage error", err)
+	}
+}

@@ -1,0 +1,53 @@
+// Package metrics is event-writer's Prometheus instruments, served on /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	// ConsumerLag is, per partition, how many messages the broker holds past
+	// the last one written: the high-water mark minus the next offset.
+	ConsumerLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "event_writer_consumer_lag",
+		Help: "Messages of the partition not yet written (high-water mark minus next offset), as of the last batch.",
+	}, []string{"topic", "partition"})
+
+	BatchSize = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "event_writer_batch_size",
+		Help:    "Messages per written batch.",
+		Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000},
+	})
+
+	BatchSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "event_writer_batch_seconds",
+		Help:    "Time to write one batch, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})
+
+	RowsInserted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "event_writer_rows_inserted_total",
+		Help: "Rows added to stripe_events.",
+	})
+
+	DuplicatesSkipped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "event_writer_duplicates_skipped_total",
+		Help: "Events not inserted because their event_id was already stored (redeliveries).",
+	})
+
+	Poison = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "event_writer_poison_total",
+		Help: "Messages that were not Stripe events (sent to the poison topic, or skipped by a replay).",
+	})
+
+	WriteErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "event_writer_write_errors_total",
+		Help: "Failed attempts to write a batch, each retried with backoff.",
+	}, []string{"step"})
+
+	AssignedPartitions = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "event_writer_assigned_partitions",
+		Help: "Partitions this instance consumes in the current group generation.",
+	})
+)
