@@ -17,6 +17,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 )
@@ -184,4 +185,9 @@ func shapes(route string) []struct {
 		{"backendless service", "/api/services/Stripe/" + route, withKey},
 		{"backendless app path", "/my-app-id/" + apiKey2 + "/services/Stripe/" + route, nil},
 	}
+}
+
+// mintToken is the subscription token the api would hand out for id.
+func mintToken(id string) string {
+	return subtoken.Sign([]byte(tokenSecret), id, time.Now().Add(time.Hour))
 }

@@ -37,6 +37,8 @@ func amount(raw json.RawMessage) (int64, error) {
 		return 0, fieldError{"amount", "is required: a positive integer " + unit}
 	case strings.HasPrefix(s, `"`):
 		return 0, fieldError{"amount", "must be a JSON number, not a string: a positive integer " + unit}
+	case s[0] != '-' && (s[0] < '0' || s[0] > '9'):
+		return 0, fieldError{"amount", "must be a JSON number: a positive integer " + unit + ", got " + s}
 	case strings.ContainsAny(s, ".eE"):
 		return 0, fieldError{"amount", "must be an integer " + unit + ", got " + s}
 	}

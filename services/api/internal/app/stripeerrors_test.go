@@ -1,0 +1,244 @@
+package app
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripeline/stripeline/services/api/internal/config"
+)
+
+// stripeStub speaks Stripe's HTTP API for what stripe-mock cannot do:
+// declines, rate limits, outages. Each request picks its answer by the
+// charge's description, so one stub serves a whole table.
+type stripeStub struct {
+	*httptest.Server
+	mu          sync.Mutex
+	idempotency map[string][]string // description → Idempotency-Key headers seen
+}
+
+// stubAnswer is one canned answer of the stub.
+type stubAnswer struct {
+	status int
+	header map[string]string
+	body   string
+	delay  time.Duration
+}
+
+// stripeFailures are the error answers of Stripe and what the api must make
+// of them. The secret key shows up in some, as a careless upstream might
+// put it there; none of it may reach the client or the log.
+var stripeFailures = []struct {
+	name                   string
+	answer                 stubAnswer
+	status                 int
+	errType, code, decline string
+	field, message, charge string
+	retryAfter             string
+}{
+	{
+		name:   "decline",
+		answer: stubAnswer{status: 402, body: `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","charge":"ch_declined_1"}}`},
+		status: 402, errType: "card_error", code: "card_declined", decline: "insufficient_funds", message: "Your card has insufficient funds.", charge: "ch_declined_1",
+	},
+	{
+		name:   "expired card",
+		answer: stubAnswer{status: 402, body: `{"error":{"type":"card_error","code":"expired_card","param":"exp_month","message":"Your card has expired."}}`},
+		status: 402, errType: "card_error", code: "expired_card", field: "exp_month", message: "Your card has expired.",
+	},
+	{
+		name:   "invalid request",
+		answer: stubAnswer{status: 400, body: `{"error":{"type":"invalid_request_error","code":"amount_too_large","param":"amount","message":"Amount must be no more than $999,999.99"}}`},
+		status: 400, errType: "invalid_request", code: "amount_too_large", field: "amount", message: "Amount must be no more than $999,999.99",
+	},
+	{
+		name:   "no such token",
+		answer: stubAnswer{status: 404, body: `{"error":{"type":"invalid_request_error","code":"resource_missing","param":"source","message":"No such token: 'tok_nope'"}}`},
+		status: 400, errType: "invalid_request", code: "resource_missing", field: "token", message: "No such token: 'tok_nope'",
+	},
+	{
+		name:   "idempotency mismatch",
+		answer: stubAnswer{status: 400, body: `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`},
+		status: 409, errType: "idempotency_error", message: "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+	},
+	{
+		name:   "idempotency key in use",
+		answer: stubAnswer{status: 409, header: map[string]string{"Stripe-Should-Retry": "false"}, body: `{"error":{"type":"invalid_request_error","code":"idempotency_key_in_use","message":"There is currently another in-progress request using this Idempotent Key."}}`},
+		status: 409, errType: "idempotency_error", code: "idempotency_key_in_use", message: "There is currently another in-progress request using this Idempotent Key.",
+	},
+	{
+		name:   "rate limit",
+		answer: stubAnswer{status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests hit the API too quickly."}}`},
+		status: 429, errType: "rate_limited", code: "rate_limit", message: "Too many requests hit the API too quickly.", retryAfter: "7",
+	},
+	{
+		name:   "rate limit without retry-after",
+		answer: stubAnswer{status: 429, body: `{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests hit the API too quickly."}}`},
+		status: 429, errType: "rate_limited", code: "rate_limit", retryAfter: "1",
+	},
+	{
+		name:   "bad secret key",
+		answer: stubAnswer{status: 401, body: `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: ` + secretKey + `"}}`},
+		status: 502, errType: "stripe_misconfigured", code: "stripe_credentials_refused",
+	},
+	{
+		name:   "bad secret key, masked",
+		answer: stubAnswer{status: 401, body: `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_***************************` + secretTail + `"}}`},
+		status: 502, errType: "stripe_misconfigured", code: "stripe_credentials_refused",
+	},
+	{
+		name:   "restricted key lacks permission",
+		answer: stubAnswer{status: 403, body: `{"error":{"type":"invalid_request_error","message":"The provided key 'rk_test_***` + secretTail + `' does not have the required permissions"}}`},
+		status: 502, errType: "stripe_misconfigured", code: "stripe_credentials_refused",
+	},
+	{
+		name:   "stripe api error",
+		answer: stubAnswer{status: 500, body: `{"error":{"type":"api_error","message":"Sorry, something went wrong."}}`},
+		status: 502, errType: "stripe_unavailable", code: "stripe_error",
+	},
+	{
+		name:   "proxy page instead of JSON",
+		answer: stubAnswer{status: 503, body: `<html>503 upstream down; request had Authorization: Bearer ` + secretKey + `</html>`},
+		status: 502, errType: "stripe_unavailable", code: "stripe_unreachable",
+	},
+	{
+		name:   "stripe echoes the key in a message",
+		answer: stubAnswer{status: 400, body: `{"error":{"type":"invalid_request_error","param":"description","message":"Invalid string: ` + secretKey + `"}}`},
+		status: 400, errType: "invalid_request", field: "description", message: "Invalid string: [redacted]",
+	},
+	{
+		name:   "stripe too slow",
+		answer: stubAnswer{status: 200, body: `{}`, delay: 3 * time.Second},
+		status: 504, errType: "stripe_unavailable", code: "stripe_timeout",
+	},
+}
+
+func startStripeStub(t *testing.T) *stripeStub {
+	t.Helper()
+	answers := map[string]stubAnswer{}
+	for _, f := range stripeFailures {
+		answers[f.name] = f.answer
+	}
+	s := &stripeStub{idempotency: map[string][]string{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		desc := r.FormValue("description")
+		s.mu.Lock()
+		s.idempotency[desc] = append(s.idempotency[desc], r.Header.Get("Idempotency-Key"))
+		s.mu.Unlock()
+		a, ok := answers[desc]
+		if !ok { // a success, shaped as Stripe's
+			a = stubAnswer{status: 200, body: `{"id":"ch_stub_1","object":"charge","amount":100,"currency":"usd","status":"succeeded"}`}
+			if strings.HasSuffix(r.URL.Path, "/payment_intents") {
+				a.body = `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_payment_method"}`
+			}
+		}
+		select {
+		case <-time.After(a.delay):
+		case <-r.Context().Done():
+			return
+		}
+		for k, v := range a.header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Request-Id", "req_stub")
+		w.WriteHeader(a.status)
+		_, _ = w.Write([]byte(a.body))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *stripeStub) keys(desc string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.idempotency[desc]...)
+}
+
+// stubConfig points the api at the stub, with a short Stripe deadline so
+// the slow case times out quickly.
+func stubConfig(t *testing.T, stub *stripeStub) config.Config {
+	t.Helper()
+	c := testConfig(t, stub.URL)
+	c.StripeTimeout = 300 * time.Millisecond
+	return c
+}
+
+func TestStripeErrorsMapToClearAnswers(t *testing.T) {
+	stub := startStripeStub(t)
+	a := startAPI(t, stubConfig(t, stub))
+	for _, f := range stripeFailures {
+		t.Run(f.name, func(t *testing.T) {
+			for _, route := range []string{"charge", "payment-intents"} {
+				body := `{"amount":100,"description":` + mustQuote(f.name) + `}`
+				if route == "charge" {
+					body = `{"token":"tok_visa","amount":100,"description":` + mustQuote(f.name) + `}`
+				}
+				r := a.do(t, http.MethodPost, "/Stripe/"+route, body, withKey)
+				if r.Status != f.status {
+					t.Fatalf("%s: status %d, want %d: %s", route, r.Status, f.status, r.Body)
+				}
+				e := r.apiError(t)
+				want := map[string]string{"type": f.errType, "code": f.code, "decline_code": f.decline, "field": f.field, "charge": f.charge}
+				if f.message != "" {
+					want["message"] = f.message
+				}
+				for k, v := range want {
+					if got, _ := e[k].(string); got != v {
+						t.Errorf("%s: error.%s = %q, want %q (%s)", route, k, got, v, r.Body)
+					}
+				}
+				if got := r.Header.Get("Retry-After"); got != f.retryAfter {
+					t.Errorf("%s: Retry-After = %q, want %q", route, got, f.retryAfter)
+				}
+			}
+		})
+	}
+}
+
+func TestStripeUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	a := startAPI(t, testConfig(t, "http://"+addr))
+	r := a.do(t, http.MethodPost, "/Stripe/charge", `{"token":"tok_visa","amount":100}`, withKey)
+	if e := r.apiError(t); r.Status != http.StatusBadGateway || e["code"] != "stripe_unreachable" {
+		t.Fatalf("status %d, error %v; want 502 stripe_unreachable", r.Status, e)
+	}
+}
+
+func TestIdempotencyKeyReachesStripe(t *testing.T) {
+	stub := startStripeStub(t)
+	a := startAPI(t, stubConfig(t, stub))
+	charge := func(desc string, header map[string]string) {
+		h := map[string]string{"X-API-Key": apiKey}
+		for k, v := range header {
+			h[k] = v
+		}
+		if r := a.do(t, http.MethodPost, "/Stripe/charge", `{"token":"tok_visa","amount":100,"description":"`+desc+`"}`, h); r.Status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+	}
+	charge("client-key", map[string]string{"Idempotency-Key": "order-42-attempt-1"})
+	if got := stub.keys("client-key"); len(got) != 1 || got[0] != "order-42-attempt-1" {
+		t.Fatalf("Idempotency-Key at Stripe = %q, want the client's", got)
+	}
+	charge("server-key", nil)
+	charge("server-key", nil)
+	got := stub.keys("server-key")
+	if len(got) != 2 || !strings.HasPrefix(got[0], "stripeline-") || !strings.HasPrefix(got[1], "stripeline-") || got[0] == got[1] {
+		t.Fatalf("Idempotency-Keys at Stripe without a client key = %q, want two distinct server-made keys", got)
+	}
+}
+
+func mustQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
