@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
 )
 
 const (
@@ -114,20 +113,18 @@ func (s *service) count(outcome string) int {
 
 func loadEvents(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("../../testdata/events/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no events in testdata: %v", err)
+	tpls, err := eventgen.Load(eventsDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = b
+	for _, tpl := range tpls {
+		out[strings.TrimSuffix(tpl.Name, ".json")] = tpl.Body
 	}
 	return out
 }
+
+const eventsDir = "../../testdata/events"
 
 func header(m *sarama.ConsumerMessage, key string) string {
 	for _, h := range m.Headers {

@@ -1,0 +1,59 @@
+package stripeevent
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// FuzzParse: Parse never panics; it accepts only JSON with an id, a type and
+// a data.object with an id, and every refusal wraps ErrInvalid. The seeds are
+// the real event shapes webhook-ingest's tests use, and the refusals of
+// TestParseRejects. Run longer with
+// go test -fuzz FuzzParse -fuzztime 1m ./pkg/stripeevent
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("../../services/webhook-ingest/testdata/events/*.json")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		``, `nope`, `[1]`, `null`, `{}`, `{"id":"evt_1"}`,
+		`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1"}}}`,
+		`{"id":"evt_1","type":"x","data":{"object":{"id":{"id":"ch_1"}}}}`,
+		`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1","customer":{"id":"cus_1"},"charge":"ch_1"}}} {}`,
+		`{"id":"evt_1","type":"x","created":-1,"api_version":null,"data":{"object":{"id":"\u0063h_1"}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := Parse(body)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("Parse accepted a body that is not JSON: %q", body)
+		}
+		if env.ID == "" || env.Type == "" || env.ObjectID == "" {
+			t.Fatalf("Parse accepted an event without id, type or object id: %+v", env)
+		}
+		for _, id := range env.RelatedIDs {
+			if id == "" || id == env.ObjectID {
+				t.Fatalf("related ids %q hold an empty id or the object id %q", env.RelatedIDs, env.ObjectID)
+			}
+		}
+		h := env.Headers(time.Unix(0, 0))
+		if h[HeaderEventID] != env.ID || h[HeaderObjectID] != env.ObjectID {
+			t.Fatalf("headers %v do not carry the envelope %+v", h, env)
+		}
+	})
+}
