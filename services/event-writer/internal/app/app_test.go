@@ -13,6 +13,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
 	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
@@ -21,7 +22,7 @@ func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
-	prod := producer(t, cfg.Kafka.Brokers)
+	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
 	events := sample.NewGenerator().Events(1500)
 	// Stripe redelivers: a tenth of the events come twice.
 	published := append(append([]sample.Event{}, events...), events[:150]...)
@@ -30,7 +31,7 @@ func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
 	}
 	startWriter(t, cfg)
 
-	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, events) })
+	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, events) })
 	var payload []byte
 	if err := pool.QueryRow(ctx, "SELECT payload::text FROM stripe_events WHERE event_id = $1", events[7].ID).Scan(&payload); err != nil {
 		t.Fatal(err)
@@ -39,9 +40,9 @@ func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
 		t.Fatalf("payload of %s does not hold its object %s", events[7].ID, events[7].ObjectID)
 	}
 	// Every offset ends up committed once its batch is in.
-	end := endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	end := ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
-		got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic)
+		got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic)
 		for p, off := range end {
 			if got[p] != off {
 				return fmt.Errorf("partition %d committed %d, end %d", p, got[p], off)
@@ -55,7 +56,7 @@ func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
-	prod := producer(t, cfg.Kafka.Brokers)
+	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
 	ev := sample.NewGenerator().Events(2)
 	// One key: everything lands on one partition, the good event after the
 	// poison must still be written.
@@ -71,8 +72,8 @@ func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
 	}
 	startWriter(t, cfg)
 
-	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, ev) })
-	poison := readTopic(t, cfg.Kafka.Brokers, cfg.Kafka.PoisonTopic(), 2)
+	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, ev) })
+	poison := ewtest.ReadTopic(t, cfg.Kafka.Brokers, cfg.Kafka.PoisonTopic(), 2)
 	for i, want := range []struct{ body, reason string }{
 		{"this is not json", "not a JSON object"},
 		{`{"type":"charge.succeeded"`, "missing id"},
@@ -81,14 +82,14 @@ func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
 		if !strings.HasPrefix(string(m.Value), want.body) {
 			t.Errorf("poison %d body = %q, want the original %q…", i, m.Value, want.body)
 		}
-		if r := header(m, writer.HeaderPoisonReason); !strings.Contains(r, want.reason) {
+		if r := ewtest.Header(m, writer.HeaderPoisonReason); !strings.Contains(r, want.reason) {
 			t.Errorf("poison %d reason = %q, want it to say %q", i, r, want.reason)
 		}
 		if string(m.Key) != key {
 			t.Errorf("poison %d key = %q, want %q", i, m.Key, key)
 		}
 	}
-	if id := header(poison[0], "event_id"); id != "evt_bad" {
+	if id := ewtest.Header(poison[0], "event_id"); id != "evt_bad" {
 		t.Errorf("poison kept headers: event_id = %q, want evt_bad", id)
 	}
 }
@@ -110,17 +111,17 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	defer proxy.Close()
 	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", direct.User, proxy.Addr(), direct.Database)
 
-	prod := producer(t, cfg.Kafka.Brokers)
+	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
 	gen := sample.NewGenerator()
 	before := gen.Events(300)
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, before); err != nil {
 		t.Fatal(err)
 	}
 	startWriter(t, cfg)
-	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, before) })
-	end := endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, before) })
+	end := ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
-		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+		if got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
 			return fmt.Errorf("committed %v, want %v", got, end)
 		}
 		return nil
@@ -140,22 +141,22 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	// Let the writer fail for a while: it must keep retrying, commit nothing.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+		if got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
 			t.Fatalf("offsets committed during the outage: %v, before it %v", got, end)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := len(storedIDs(t, pool)); n != len(before) {
+	if n := len(ewtest.StoredIDs(t, pool)); n != len(before) {
 		t.Fatalf("%d rows during the outage, want %d", n, len(before))
 	}
 
 	proxy.Restore()
 	all := append(before, during...)
-	testenv.Eventually(t, 60*time.Second, func() error { return sameIDs(t, pool, all) })
+	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, all) })
 	testenv.Eventually(t, 30*time.Second, func() error { return readyz(cfg) })
-	end = endOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	end = ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
-		if got := committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
+		if got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
 			return fmt.Errorf("committed %v, want %v", got, end)
 		}
 		return nil
@@ -166,7 +167,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
-	prod := producer(t, cfg.Kafka.Brokers)
+	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
 	gen := sample.NewGenerator()
 	first := gen.Events(400)
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, first); err != nil {
@@ -202,7 +203,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	}
 
 	out := replay("--from", "earliest")
-	if err := sameIDs(t, pool, all); err != nil {
+	if err := ewtest.SameIDs(t, pool, all); err != nil {
 		t.Fatalf("replay from earliest into an empty table: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "replay progress") || !strings.Contains(out, "total=751") {
@@ -210,19 +211,19 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	}
 	// Again over a full table: nothing changes.
 	replay("--from", "earliest")
-	if err := sameIDs(t, pool, all); err != nil {
+	if err := ewtest.SameIDs(t, pool, all); err != nil {
 		t.Fatalf("second replay: %v", err)
 	}
 
 	empty()
 	replay("--from", split.Format(time.RFC3339Nano))
-	if err := sameIDs(t, pool, append(append([]sample.Event{}, second...), first[:50]...)); err != nil {
+	if err := ewtest.SameIDs(t, pool, append(append([]sample.Event{}, second...), first[:50]...)); err != nil {
 		t.Fatalf("replay --from %s: %v", split.Format(time.RFC3339Nano), err)
 	}
 
 	empty()
 	replay("--from", "earliest", "--to", split.Add(-time.Millisecond).Format(time.RFC3339Nano))
-	if err := sameIDs(t, pool, first); err != nil {
+	if err := ewtest.SameIDs(t, pool, first); err != nil {
 		t.Fatalf("replay --to: %v", err)
 	}
 
