@@ -79,4 +79,3 @@ func readyz(cfg config.Config) error {
 	}
 	return nil
 }
-

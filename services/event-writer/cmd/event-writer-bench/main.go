@@ -1,0 +1,69 @@
+// Command event-writer-bench measures event-writer's backlog drain against a
+// bare COPY of the same rows (package drainbench) and prints both rates.
+//
+//	go run github.com/stripeline/stripeline/services/event-writer/cmd/event-writer-bench [-events 100000] [-json]
+//
+// Without -brokers it starts the embedded broker, persisted in a temporary
+// folder (in memory, 100k events of 3 KB would take gigabytes).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/services/event-writer/drainbench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "event-writer-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	var cfg drainbench.Config
+	brokers := flag.String("brokers", "", "Kafka brokers, comma-separated; empty starts the embedded one")
+	flag.StringVar(&cfg.ServerURL, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server URL")
+	flag.IntVar(&cfg.Events, "events", 100000, "events in the backlog")
+	flag.IntVar(&cfg.BatchSize, "batch-size", 2000, "EVENT_WRITER_BATCH_SIZE")
+	flag.DurationVar(&cfg.Linger, "batch-linger", 0, "EVENT_WRITER_BATCH_LINGER (default 50ms)")
+	asJSON := flag.Bool("json", false, "print the result as JSON")
+	flag.Parse()
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	if *brokers != "" {
+		cfg.Brokers = strings.Split(*brokers, ",")
+	} else {
+		dir, err := os.MkdirTemp("", "event-writer-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 4})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		cfg.Brokers = []string{b.Addr()}
+	}
+	res, err := drainbench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Println(res)
+	return nil
+}

@@ -1,0 +1,225 @@
+// Package drainbench measures how fast event-writer drains a backlog: N
+// realistic events waiting in a topic, written by the writer's own consumer
+// and batch path, against the ceiling of one bare COPY of the same rows into
+// an identical table. `make bench` calls Run (or the event-writer-bench
+// command); figures are machine- and load-dependent, so both come from the
+// same run.
+package drainbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/services/event-writer/internal/consumer"
+	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
+	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
+)
+
+// Config says what to measure where.
+type Config struct {
+	Brokers []string // a Kafka-protocol broker; a fresh topic is made on it
+	// ServerURL is a PostgreSQL server (any database on it); the bench makes
+	// a database of its own there and drops it at the end.
+	ServerURL string
+	Events    int           // default 100,000
+	BatchSize int           // the writer's EVENT_WRITER_BATCH_SIZE; default 2000
+	Linger    time.Duration // EVENT_WRITER_BATCH_LINGER; default 50ms
+	Logger    *slog.Logger  // nil is silent
+}
+
+// Result is one run's figures. Rates are rows per second.
+type Result struct {
+	Events       int     `json:"events"`
+	Bytes        int64   `json:"bytes"` // event bodies
+	CopySeconds  float64 `json:"copy_seconds"`
+	CopyRate     float64 `json:"copy_rows_per_second"`
+	DrainSeconds float64 `json:"drain_seconds"`
+	DrainRate    float64 `json:"drain_rows_per_second"`
+	Ratio        float64 `json:"ratio"` // DrainRate / CopyRate; the target is ≥ 0.6
+}
+
+// String is the result as the lines a report prints.
+func (r Result) String() string {
+	return fmt.Sprintf("event-writer drain of %d events (%.0f MB): bare COPY %.0f rows/s (%.2fs), writer %.0f rows/s (%.2fs), ratio %.2f (target ≥ 0.60)",
+		r.Events, float64(r.Bytes)/1e6, r.CopyRate, r.CopySeconds, r.DrainRate, r.DrainSeconds, r.Ratio)
+}
+
+func (c *Config) setDefaults() {
+	if c.Events <= 0 {
+		c.Events = 100000
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 2000
+	}
+	if c.Linger <= 0 {
+		c.Linger = 50 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// copyTable is the bare COPY's target: stripe_events' twin, indexes included.
+const copyTable = "stripe_events_copy"
+
+// Run publishes the events, copies them into the twin table, then drains
+// them from the topic with the writer, timing both.
+//
+// The drain is timed from the moment the writer's group session starts
+// (joining a group is a fixed cost, not throughput) until the last row is
+// committed. The bare COPY gets its rows prebuilt, the writer decodes every
+// message: the ratio is, if anything, unfair to the writer.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg.setDefaults()
+	log := cfg.Logger
+	url, drop, err := database(ctx, cfg.ServerURL)
+	if err != nil {
+		return Result{}, err
+	}
+	defer drop()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return Result{}, err
+	}
+	defer pool.Close()
+	if _, err := pgstore.Migrate(ctx, pool); err != nil {
+		return Result{}, err
+	}
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+copyTable+" (LIKE stripe_events INCLUDING ALL)"); err != nil {
+		return Result{}, err
+	}
+
+	log.Info("generating events", "events", cfg.Events)
+	events := sample.NewGenerator().Events(cfg.Events)
+	res := Result{Events: cfg.Events}
+	rows := make([]pgstore.Event, len(events))
+	now := time.Now()
+	for i, e := range events {
+		rows[i] = pgstore.Event{Envelope: e.Envelope, ReceivedAt: now, Payload: e.Body}
+		res.Bytes += int64(len(e.Body))
+	}
+
+	topic := "bench.drain." + devstack.RandomHex(4)
+	log.Info("publishing the backlog", "topic", topic)
+	prod, err := sample.NewProducer(cfg.Brokers)
+	if err != nil {
+		return Result{}, err
+	}
+	err = prod.SendEvents(ctx, topic, events)
+	prod.Close()
+	if err != nil {
+		return Result{}, fmt.Errorf("publish: %w", err)
+	}
+	events = nil
+
+	log.Info("bare COPY")
+	start := time.Now()
+	if _, err := pgstore.CopyEvents(ctx, pool, copyTable, rows); err != nil {
+		return Result{}, fmt.Errorf("copy: %w", err)
+	}
+	res.CopySeconds = time.Since(start).Seconds()
+	rows = nil
+
+	log.Info("draining with the writer")
+	d, err := drain(ctx, cfg, pool, topic)
+	if err != nil {
+		return Result{}, err
+	}
+	var stored int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM stripe_events").Scan(&stored); err != nil {
+		return Result{}, err
+	}
+	if stored != cfg.Events {
+		return Result{}, fmt.Errorf("drain stored %d rows, want %d", stored, cfg.Events)
+	}
+	res.DrainSeconds = d.Seconds()
+	res.CopyRate = float64(cfg.Events) / res.CopySeconds
+	res.DrainRate = float64(cfg.Events) / res.DrainSeconds
+	res.Ratio = res.DrainRate / res.CopyRate
+	return res, nil
+}
+
+// drain runs the writer's consumer on topic until every event is stored.
+func drain(ctx context.Context, cfg Config, pool *pgxpool.Pool, topic string) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := writer.New(writer.Config{PoisonTopic: topic + ".poison"}, store{pool}, nil, cfg.Logger)
+	var (
+		once    sync.Once
+		started time.Time
+		written atomic.Int64
+		took    time.Duration
+	)
+	b := &consumer.Batcher{
+		Size: cfg.BatchSize, Linger: cfg.Linger,
+		OnSetup: func(sarama.ConsumerGroupSession) error {
+			once.Do(func() { started = time.Now() })
+			return nil
+		},
+		Flush: func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+			if _, err := w.Write(ctx, msgs); err != nil {
+				return err
+			}
+			if written.Add(int64(len(msgs))) == int64(cfg.Events) {
+				took = time.Since(started)
+				cancel()
+			}
+			return nil
+		},
+	}
+	group, err := sarama.NewConsumerGroup(cfg.Brokers, "bench-"+devstack.RandomHex(4),
+		consumer.SaramaConfig("event-writer-bench", sarama.OffsetOldest, cfg.BatchSize))
+	if err != nil {
+		return 0, err
+	}
+	defer group.Close()
+	if err := consumer.Run(ctx, group, []string{topic}, b, cfg.Logger); err != nil {
+		return 0, err
+	}
+	if took == 0 {
+		return 0, errors.Join(ctx.Err(), fmt.Errorf("drain stopped after %d of %d events", written.Load(), cfg.Events))
+	}
+	return took, nil
+}
+
+type store struct{ pool *pgxpool.Pool }
+
+func (s store) InsertEvents(ctx context.Context, events []pgstore.Event) (int, error) {
+	return pgstore.InsertEvents(ctx, s.pool, events)
+}
+
+// database creates a database of the bench's own on the server of serverURL.
+func database(ctx context.Context, serverURL string) (string, func(), error) {
+	cfg, err := pgx.ParseConfig(serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("server URL: %w", err)
+	}
+	name := "stripeline_bench_" + devstack.RandomHex(4)
+	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	if err := pgstore.EnsureDatabase(ctx, url); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.ConnectConfig(dctx, cfg)
+		if err != nil {
+			return
+		}
+		defer conn.Close(dctx)
+		_, _ = conn.Exec(dctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	return url, drop, nil
+}
