@@ -1,0 +1,330 @@
+package deploytest
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// loadCompose loads docker-compose.yml the way `docker compose` does, with the
+// compose-spec schema validation on (an unknown key fails), in an environment
+// holding only env. resolved merges each service's env_file into its environment.
+func loadCompose(t *testing.T, env map[string]string, resolved bool) *types.Project {
+	t.Helper()
+	root := repoRoot(t)
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	opts := []cli.ProjectOptionsFn{cli.WithWorkingDirectory(root), cli.WithEnv(list)}
+	if !resolved {
+		opts = append(opts, cli.WithoutEnvironmentResolution)
+	}
+	po, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := po.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, err := p.GetService(name)
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return s
+}
+
+func TestComposeImagesArePinned(t *testing.T) {
+	p := loadCompose(t, nil, false)
+	for name, s := range p.Services {
+		if why := ImagePinned(s.Image); why != "" {
+			t.Errorf("service %s: image %q: %s", name, s.Image, why)
+		}
+	}
+	// stripe-mock: the version the tests install (pkg/devstack).
+	want := "stripe/stripe-mock:" + stripeMockVersion(t)
+	if got := service(t, p, "stripe-mock").Image; got != want {
+		t.Errorf("stripe-mock image %q, want %q (pkg/devstack.StripeMockVersion)", got, want)
+	}
+	if img := service(t, p, "kafka").Image; !strings.HasPrefix(img, "apache/kafka:") {
+		t.Errorf("kafka image %q, want the official apache/kafka", img)
+	}
+}
+
+// stripeMockVersion reads pkg/devstack's StripeMockVersion constant.
+func stripeMockVersion(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "pkg", "devstack", "stripemock.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`StripeMockVersion\s*=\s*"(v[0-9.]+)"`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("pkg/devstack/stripemock.go: no StripeMockVersion constant")
+	}
+	return string(m[1])
+}
+
+func TestComposeKafkaIsKRaft(t *testing.T) {
+	p := loadCompose(t, nil, false)
+	env := service(t, p, "kafka").Environment
+	roles := value(env, "KAFKA_PROCESS_ROLES")
+	if !strings.Contains(roles, "controller") || !strings.Contains(roles, "broker") {
+		t.Errorf("KAFKA_PROCESS_ROLES %q: want broker,controller (KRaft, no ZooKeeper)", roles)
+	}
+	for k := range env {
+		if strings.Contains(k, "ZOOKEEPER") {
+			t.Errorf("kafka: %s set; KRaft needs no ZooKeeper", k)
+		}
+	}
+	// kafka-storage format rejects a cluster id that is not a base64url UUID.
+	if id, err := base64.RawURLEncoding.DecodeString(value(env, "CLUSTER_ID")); err != nil || len(id) != 16 {
+		t.Errorf("CLUSTER_ID %q is not a base64url-encoded 16-byte UUID", value(env, "CLUSTER_ID"))
+	}
+	if value(env, "KAFKA_AUTO_CREATE_TOPICS_ENABLE") != "false" {
+		t.Error("kafka: topic auto-creation on; kafka-init makes the topics with their partition count")
+	}
+}
+
+func TestComposeTopicJob(t *testing.T) {
+	p := loadCompose(t, map[string]string{"KAFKA_PARTITIONS": "24", "KAFKA_TOPIC": "t.v9"}, false)
+	job := service(t, p, "kafka-init")
+	if job.Restart != "no" {
+		t.Errorf("kafka-init restart %q, want \"no\" (one-shot)", job.Restart)
+	}
+	if got := value(job.Environment, "PARTITIONS"); got != "24" {
+		t.Errorf("kafka-init PARTITIONS = %q with KAFKA_PARTITIONS=24: the partition count is not configurable", got)
+	}
+	if got := value(job.Environment, "TOPIC"); got != "t.v9" {
+		t.Errorf("kafka-init TOPIC = %q with KAFKA_TOPIC=t.v9", got)
+	}
+	script := strings.Join(append(append([]string{}, job.Entrypoint...), job.Command...), " ")
+	for _, want := range []string{"--create", "--if-not-exists", `"$TOPIC"`, `"$TOPIC.poison"`, `--partitions "$PARTITIONS"`, "retention.ms"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("kafka-init script lacks %s:\n%s", want, script)
+		}
+	}
+	if d := job.DependsOn["kafka"]; d.Condition != types.ServiceConditionHealthy {
+		t.Errorf("kafka-init depends_on kafka: %q, want service_healthy", d.Condition)
+	}
+	// The services get the same topic name the job creates.
+	for _, svc := range []string{"webhook-ingest", "notifier", "event-writer"} {
+		if got := value(service(t, p, svc).Environment, "KAFKA_TOPIC"); got != "t.v9" {
+			t.Errorf("%s KAFKA_TOPIC = %q, want the kafka-init topic t.v9", svc, got)
+		}
+	}
+	// Default partition count bounds the event-writer replicas that work.
+	def := loadCompose(t, nil, false)
+	parts, err := strconv.Atoi(value(service(t, def, "kafka-init").Environment, "PARTITIONS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := scale(service(t, def, "event-writer")); r > parts {
+		t.Errorf("event-writer replicas %d > %d partitions: the extra replicas would sit idle", r, parts)
+	}
+}
+
+func TestComposeHealthChecksAndDependencies(t *testing.T) {
+	p := loadCompose(t, nil, false)
+	for name, s := range p.Services {
+		if s.Restart == "no" {
+			continue // a one-shot job: others wait for it to complete
+		}
+		if s.Restart != types.RestartPolicyUnlessStopped && s.Restart != types.RestartPolicyAlways {
+			t.Errorf("service %s: restart %q, want unless-stopped or always", name, s.Restart)
+		}
+		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
+			t.Errorf("service %s: no health check", name)
+		}
+		for dep, d := range s.DependsOn {
+			want := types.ServiceConditionHealthy
+			if service(t, p, dep).Restart == "no" {
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if d.Condition != want {
+				t.Errorf("service %s depends_on %s: condition %q, want %q", name, dep, d.Condition, want)
+			}
+		}
+	}
+	root := repoRoot(t)
+	for svc, port := range DesignPorts {
+		s := service(t, p, svc)
+		want := []string{"CMD", "/usr/local/bin/healthcheck", fmt.Sprintf("http://127.0.0.1:%d/readyz", port)}
+		if got := []string(s.HealthCheck.Test); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s health check %q, want %q", svc, got, want)
+		}
+		settings, err := ServiceSettings(root, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := settings["KAFKA_BROKERS"]; ok {
+			for _, dep := range []string{"kafka", "kafka-init"} {
+				if _, ok := s.DependsOn[dep]; !ok {
+					t.Errorf("%s reads KAFKA_BROKERS but does not depend on %s", svc, dep)
+				}
+			}
+		}
+		if _, ok := settings["DATABASE_URL"]; ok {
+			if _, ok := s.DependsOn["postgres"]; !ok {
+				t.Errorf("%s reads DATABASE_URL but does not depend on postgres", svc)
+			}
+		}
+		if s.Build == nil || s.Build.Target != svc || filepath.ToSlash(s.Build.Dockerfile) != "deployments/Dockerfile" {
+			t.Errorf("%s build %+v, want deployments/Dockerfile target %s", svc, s.Build, svc)
+		}
+	}
+	for _, svc := range []string{"notifier", "event-writer"} {
+		if r := scale(service(t, p, svc)); r < 2 {
+			t.Errorf("%s replicas %d, want at least 2 to show scale-out", svc, r)
+		}
+	}
+	if got := service(t, p, "migrate").Command; strings.Join(got, " ") != "migrate" {
+		t.Errorf("migrate command %q, want [migrate]", got)
+	}
+}
+
+func TestComposePorts(t *testing.T) {
+	p := loadCompose(t, nil, false)
+	for name, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("service %s publishes %d on %q, want 127.0.0.1 only", name, port.Target, port.HostIP)
+			}
+		}
+	}
+	for svc, want := range DesignPorts {
+		s := service(t, p, svc)
+		if len(s.Ports) != 1 || s.Ports[0].Target != uint32(want) {
+			t.Errorf("%s ports %+v, want container port %d (DESIGN.md)", svc, s.Ports, want)
+			continue
+		}
+		// A single replica takes the DESIGN.md port on the host too; replicas
+		// share a range that starts there, or (event-writer) take any free port.
+		published := s.Ports[0].Published
+		if scale(s) == 1 && published != strconv.Itoa(want) {
+			t.Errorf("%s published on %q, want %d", svc, published, want)
+		}
+		if scale(s) > 1 && published != "" && !strings.HasPrefix(published, strconv.Itoa(want)+"-") {
+			t.Errorf("%s (%d replicas) published on %q: want a range from %d, or none", svc, scale(s), published, want)
+		}
+		addr := addrSetting(t, svc, mustSettings(t, svc))
+		if got, want := value(s.Environment, addr.Name), fmt.Sprintf("0.0.0.0:%d", want); got != want {
+			t.Errorf("%s %s = %q, want %q (the default listens on loopback only)", svc, addr.Name, got, want)
+		}
+	}
+}
+
+// TestComposeSettings checks every setting against what the service's source reads.
+func TestComposeSettings(t *testing.T) {
+	root := repoRoot(t)
+	explicit := loadCompose(t, nil, false)
+	resolved := loadCompose(t, nil, true)
+	read := map[string]bool{} // by any service
+	for svc := range DesignPorts {
+		settings := mustSettings(t, svc)
+		for _, n := range settings.Names() {
+			read[n] = true
+		}
+		env := service(t, resolved, svc).Environment
+		for _, s := range settings {
+			if v, ok := env[s.Name]; s.MustBeSet() && (!ok || v == nil) {
+				t.Errorf("%s reads %s, which has no default, and docker-compose.yml does not set it (add it to .env.example)", svc, s.Name)
+			}
+		}
+		for name, v := range service(t, explicit, svc).Environment {
+			if _, ok := settings[name]; !ok {
+				t.Errorf("docker-compose.yml sets %s for %s, which does not read it (a typo?); it reads %v", name, svc, settings.Names())
+			}
+			if IsSecret(name) && name != "DATABASE_URL" && v != nil {
+				t.Errorf("docker-compose.yml sets the secret %s for %s; secrets belong in .env.example/.env", name, svc)
+			}
+		}
+	}
+	// migrate runs event-writer: same settings.
+	writer := mustSettings(t, "event-writer")
+	for name := range service(t, explicit, "migrate").Environment {
+		if _, ok := writer[name]; !ok {
+			t.Errorf("docker-compose.yml sets %s for migrate (event-writer), which does not read it", name)
+		}
+	}
+
+	f, err := os.Open(filepath.Join(root, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	envExample, err := dotenv.Parse(f)
+	if err != nil {
+		t.Fatalf(".env.example: %v", err)
+	}
+	for name := range envExample {
+		if !read[name] {
+			t.Errorf(".env.example sets %s, which no service reads (a typo?)", name)
+		}
+	}
+	// Commented-out tunables document a name too: it must be a real one.
+	raw, _ := os.ReadFile(filepath.Join(root, ".env.example"))
+	for _, m := range regexp.MustCompile(`(?m)^#\s*([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(raw), -1) {
+		if !read[m[1]] {
+			t.Errorf(".env.example documents %s, which no service reads", m[1])
+		}
+	}
+}
+
+func TestComposeNoSecretsCommitted(t *testing.T) {
+	root := repoRoot(t)
+	for _, file := range []string{"docker-compose.yml", ".env.example"} {
+		raw, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := FindRealSecret(string(raw)); s != "" {
+			t.Errorf("%s holds a credential-looking value %q", file, s)
+		}
+	}
+	f, _ := os.Open(filepath.Join(root, ".env.example"))
+	defer f.Close()
+	env, err := dotenv.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range env {
+		if IsSecret(name) && !strings.Contains(strings.ToLower(v), "placeholder") {
+			t.Errorf(".env.example %s=%q: a secret's value must be marked as a placeholder", name, v)
+		}
+	}
+}
+
+func mustSettings(t *testing.T, svc string) Settings {
+	t.Helper()
+	s, err := ServiceSettings(repoRoot(t), svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func value(env types.MappingWithEquals, key string) string {
+	if v := env[key]; v != nil {
+		return *v
+	}
+	return ""
+}
+
+func scale(s types.ServiceConfig) int { return s.GetScale() }

@@ -1,0 +1,75 @@
+package deploytest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// DesignPorts are the services' ports from DESIGN.md ("Ports and settings").
+var DesignPorts = map[string]int{
+	"api":            8080,
+	"webhook-ingest": 8081,
+	"notifier":       8082,
+	"event-writer":   8083,
+}
+
+// RepoRoot is the directory holding go.work, found from the working directory up.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.work above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// IsSecret reports whether a setting holds a credential: it must come from a
+// Secret (Kubernetes) or the env file (compose), never from a committed value.
+func IsSecret(name string) bool {
+	if strings.Contains(name, "PUBLISHABLE") {
+		return false // served to browsers by design
+	}
+	return strings.Contains(name, "SECRET") || strings.Contains(name, "PASSWORD") ||
+		strings.HasSuffix(name, "_KEY") || strings.HasSuffix(name, "_KEYS") ||
+		name == "DATABASE_URL" // carries the database password
+}
+
+// realLookingSecret matches credentials as Stripe issues them: live keys of
+// any length, test keys and signing secrets long enough to be real.
+var realLookingSecret = regexp.MustCompile(`\b(?:(?:sk|rk)_live_[0-9A-Za-z]{8,}|(?:sk|rk)_test_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{16,})`)
+
+// FindRealSecret returns the first credential-looking string in text, or "".
+func FindRealSecret(text string) string { return realLookingSecret.FindString(text) }
+
+// ImagePinned reports why an image reference is not pinned to a version, or
+// "" when it is: a tag that is not "latest", or a digest.
+func ImagePinned(ref string) string {
+	if strings.Contains(ref, "@sha256:") {
+		return ""
+	}
+	name := ref
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		name = ref[i+1:]
+	}
+	_, tag, ok := strings.Cut(name, ":")
+	switch {
+	case !ok || tag == "":
+		return "no tag (means latest)"
+	case tag == "latest":
+		return "tag latest"
+	case strings.Contains(tag, "${"):
+		return "tag left to interpolation"
+	}
+	return ""
+}
