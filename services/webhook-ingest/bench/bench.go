@@ -1,0 +1,293 @@
+// Package bench measures webhook-ingest's throughput and latency through the
+// real HTTP handler and batching producer, against a bare Sarama producer
+// sending the same messages in batches to the same broker: the figure of
+// merit is the ratio of the two. `make bench` calls Run; so does
+// cmd/ingest-bench.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
+)
+
+// Config says what to measure.
+type Config struct {
+	Brokers   []string // the broker both producers send to
+	EventsDir string   // real event shapes: services/webhook-ingest/testdata/events
+	Senders   int      // concurrent HTTP senders; default 64
+	Messages  int      // per measurement; default 20,000
+	BatchSize int      // messages per SendMessages of the bare producer; default 500
+}
+
+func (c *Config) setDefaults() {
+	if c.Senders <= 0 {
+		c.Senders = 64
+	}
+	if c.Messages <= 0 {
+		c.Messages = 20_000
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+}
+
+// Figure is one measurement.
+type Figure struct {
+	Name      string
+	Messages  int
+	Elapsed   time.Duration
+	PerSecond float64
+	// P50 and P99 are per request for ingest (HTTP request to 200, the
+	// broker's acknowledgement included) and per SendMessages call for the
+	// bare producer (a whole batch).
+	P50, P99 time.Duration
+}
+
+func (f Figure) String() string {
+	return fmt.Sprintf("%-28s %7d msgs in %6.2fs = %8.0f msgs/s   p50 %8s   p99 %8s",
+		f.Name, f.Messages, f.Elapsed.Seconds(), f.PerSecond, f.P50.Round(10*time.Microsecond), f.P99.Round(10*time.Microsecond))
+}
+
+// Report is both measurements and their ratio.
+type Report struct {
+	Senders   int
+	MeanBytes int // mean body size
+	Ingest    Figure
+	Bare      Figure
+	Ratio     float64 // Ingest.PerSecond / Bare.PerSecond; the target is ≥ 0.5
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("%s\n%s\nratio ingest/bare = %.2f (target ≥ 0.50); %d senders, mean event %d bytes\n",
+		r.Ingest, r.Bare, r.Ratio, r.Senders, r.MeanBytes)
+}
+
+const secret = "whsec_bench"
+
+// Run measures the bare producer, then ingest, each on a topic of its own
+// with the same messages.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	cfg.setDefaults()
+	tpls, err := eventgen.Load(cfg.EventsDir)
+	if err != nil {
+		return Report{}, err
+	}
+	bodies := make([][]byte, cfg.Messages)
+	total := 0
+	for i := range bodies {
+		bodies[i], _, _ = tpls[i%len(tpls)].Vary(i)
+		total += len(bodies[i])
+	}
+	r := Report{Senders: cfg.Senders, MeanBytes: total / len(bodies)}
+	if r.Bare, err = bare(ctx, cfg, bodies); err != nil {
+		return r, fmt.Errorf("bare producer: %w", err)
+	}
+	if r.Ingest, err = throughIngest(ctx, cfg, bodies); err != nil {
+		return r, fmt.Errorf("ingest: %w", err)
+	}
+	r.Ratio = r.Ingest.PerSecond / r.Bare.PerSecond
+	return r, nil
+}
+
+func topicName(what string) string { return "bench." + what + "." + devstack.RandomHex(4) }
+
+// bare sends the messages ingest would publish (same key, headers, body and
+// producer settings) with SendMessages, BatchSize at a time.
+func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
+	topic := topicName("bare")
+	msgs := make([]*sarama.ProducerMessage, len(bodies))
+	for i, b := range bodies {
+		env, err := stripeevent.Parse(b)
+		if err != nil {
+			return Figure{}, err
+		}
+		m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(env.ObjectID), Value: sarama.ByteEncoder(b)}
+		for k, v := range env.Headers(time.Now()) {
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
+		}
+		msgs[i] = m
+	}
+	p, err := sarama.NewSyncProducer(cfg.Brokers, kafka.ProducerSarama("bench-bare"))
+	if err != nil {
+		return Figure{}, err
+	}
+	defer p.Close()
+	// Warm up: the topic exists and the connection is open before the clock starts.
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("warm-up")}); err != nil {
+		return Figure{}, err
+	}
+	var lat []time.Duration
+	start := time.Now()
+	for i := 0; i < len(msgs); i += cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return Figure{}, err
+		}
+		t := time.Now()
+		if err := p.SendMessages(msgs[i:min(i+cfg.BatchSize, len(msgs))]); err != nil {
+			return Figure{}, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return figure(fmt.Sprintf("bare sarama (batches of %d)", cfg.BatchSize), len(msgs), time.Since(start), lat), nil
+}
+
+// throughIngest serves the real handler and batching publisher on loopback
+// and has Senders goroutines post the signed bodies over keep-alive HTTP.
+func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
+	topic := topicName("ingest")
+	icfg := ingest.Config{Topic: topic, Secrets: []string{secret}, Tolerance: time.Hour, MaxBody: 1 << 20, PublishTimeout: 5 * time.Second}
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest", MaxMessageBytes: int(icfg.MaxBody) + 64<<10})
+	if err != nil {
+		return Figure{}, err
+	}
+	defer pub.Close()
+	metrics, err := ingest.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		return Figure{}, err
+	}
+	mux := http.NewServeMux()
+	ingest.New(mux, icfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Figure{}, err
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	addr := ln.Addr().String()
+	// Requests are written pre-built on raw keep-alive connections, as wrk
+	// does: the load generator runs on the same CPUs as the service, and
+	// net/http's client would cost about as much as the service itself.
+	reqs := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		reqs[i] = request(addr, b, stripeevent.Sign(b, time.Now(), secret)) // Stripe's cost, not ours: before the clock
+	}
+	senders := make([]*sender, cfg.Senders)
+	defer func() {
+		for _, s := range senders {
+			if s != nil {
+				s.conn.Close()
+			}
+		}
+	}()
+	// Warm up: topic created, connections open.
+	var wg sync.WaitGroup
+	warmErr := make([]error, cfg.Senders)
+	for i := range cfg.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if senders[i], warmErr[i] = dial(ctx, addr); warmErr[i] != nil {
+				return
+			}
+			b := []byte(fmt.Sprintf(`{"id":"evt_warm%d","type":"bench.warm_up","data":{"object":{"id":"x%d"}}}`, i, i))
+			warmErr[i] = senders[i].post(request(addr, b, stripeevent.Sign(b, time.Now(), secret)))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(warmErr...); err != nil {
+		return Figure{}, fmt.Errorf("warm-up: %w", err)
+	}
+
+	var next atomic.Int64
+	lats := make([][]time.Duration, cfg.Senders)
+	errs := make([]error, cfg.Senders)
+	start := time.Now()
+	for w := range cfg.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				t := time.Now()
+				if err := senders[w].post(reqs[i]); err != nil {
+					errs[w] = fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+				lats[w] = append(lats[w], time.Since(t))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return Figure{}, err
+	}
+	return figure(fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), len(bodies), elapsed, slices.Concat(lats...)), nil
+}
+
+// request is a whole HTTP/1.1 webhook request.
+func request(addr string, body []byte, sig string) []byte {
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json; charset=utf-8\r\n"+
+		"User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
+		ingest.Path, addr, sig, len(body))
+	return append([]byte(head), body...)
+}
+
+// sender is one keep-alive connection, one request at a time.
+type sender struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dial(ctx context.Context, addr string) (*sender, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &sender{conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+func (s *sender) post(req []byte) error {
+	if err := s.conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := s.conn.Write(req); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(s.r, nil)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func figure(name string, n int, elapsed time.Duration, lat []time.Duration) Figure {
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	return Figure{Name: name, Messages: n, Elapsed: elapsed, PerSecond: float64(n) / elapsed.Seconds(), P50: pct(0.50), P99: pct(0.99)}
+}

@@ -1,0 +1,76 @@
+// Command ingest-bench prints webhook-ingest's throughput and latency next to
+// a bare Sarama producer's against the same broker (package bench). Without
+// -brokers it starts an embedded broker with its data in a temporary folder,
+// as `make run` does.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var cfg bench.Config
+	brokers := flag.String("brokers", "", "comma-separated broker addresses; empty starts an embedded broker")
+	asJSON := flag.Bool("json", false, "print the report as JSON")
+	flag.StringVar(&cfg.EventsDir, "events", "services/webhook-ingest/testdata/events", "folder of real event shapes")
+	flag.IntVar(&cfg.Senders, "senders", 64, "concurrent HTTP senders")
+	flag.IntVar(&cfg.Messages, "messages", 20000, "messages per measurement")
+	flag.IntVar(&cfg.BatchSize, "batch", 500, "batch size of the bare producer")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	if *brokers != "" {
+		cfg.Brokers = strings.Split(*brokers, ",")
+	} else {
+		dir, err := os.MkdirTemp("", "ingest-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 4})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		cfg.Brokers = []string{b.Addr()}
+	}
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
+	fmt.Print(r)
+	return nil
+}
