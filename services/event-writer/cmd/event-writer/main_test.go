@@ -144,6 +144,13 @@ func rows(t *testing.T, pool *pgxpool.Pool) int {
 func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	e := newWriterEnv(t)
 	pool := testenv.Pool(t, e.dbURL)
+	// A backlog keeps the writer busy writing batches when the kill comes,
+	// so the kill lands between a batch's read and its commit, where a
+	// writer that acknowledged too early would lose it.
+	backlog := sample.NewGenerator().Events(6000)
+	if err := ewtest.Producer(t, e.brokers).SendEvents(context.Background(), e.topic, backlog); err != nil {
+		t.Fatal(err)
+	}
 	p, _ := e.start(t, "writer-1")
 	const chunks, perChunk = 40, 200
 	done, sent := stream(t, e, chunks, perChunk, 50*time.Millisecond)
@@ -161,7 +168,7 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	t.Logf("killed with %d of %d events published", sent(), chunks*perChunk)
 
 	e.start(t, "writer-2")
-	all := <-done
+	all := append(<-done, backlog...)
 	testenv.Eventually(t, 90*time.Second, func() error { return ewtest.SameIDs(t, pool, all) })
 }
 
@@ -170,6 +177,11 @@ func TestReplicasSplitPartitionsAndTakeOver(t *testing.T) {
 	pool := testenv.Pool(t, e.dbURL)
 	a, addrA := e.start(t, "writer-a")
 	_, addrB := e.start(t, "writer-b")
+	// As in the SIGKILL test: the kill must find batches in flight.
+	backlog := sample.NewGenerator().Events(6000)
+	if err := ewtest.Producer(t, e.brokers).SendEvents(context.Background(), e.topic, backlog); err != nil {
+		t.Fatal(err)
+	}
 	const chunks, perChunk = 60, 100
 	done, sent := stream(t, e, chunks, perChunk, 100*time.Millisecond)
 
@@ -202,7 +214,7 @@ func TestReplicasSplitPartitionsAndTakeOver(t *testing.T) {
 		}
 		return nil
 	})
-	all := <-done
+	all := append(<-done, backlog...)
 	testenv.Eventually(t, 90*time.Second, func() error { return ewtest.SameIDs(t, pool, all) })
 }
 
