@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -39,7 +40,19 @@ func realMain(ctx context.Context) error {
 	flag.IntVar(&cfg.BatchSize, "batch-size", 2000, "EVENT_WRITER_BATCH_SIZE")
 	flag.DurationVar(&cfg.Linger, "batch-linger", 0, "EVENT_WRITER_BATCH_LINGER (default 50ms)")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	if *brokers != "" {
