@@ -330,3 +330,52 @@ func TestMetricsExposed(t *testing.T) {
 		t.Errorf("counters: accepted %d malformed %d invalid %d, want 1 1 0", s.count("accepted"), s.count("malformed_signature"), s.count("invalid_signature"))
 	}
 }
+
+// TestSlowBrokerTimesOut: a broker that does not acknowledge within the
+// publish timeout (here: a timeout shorter than any round trip) gets 503
+// broker_timeout, never a 200 for an unacknowledged event. What was handed to
+// the producer before the deadline may still land on the topic, as
+// docs/webhook-ingest.md says; nothing else does.
+func TestSlowBrokerTimesOut(t *testing.T) {
+	cfg := defaultConfig(testenv.Topic(t))
+	cfg.PublishTimeout = time.Nanosecond
+	s := startService(t, []string{testenv.Broker(t)}, cfg)
+	tpls, err := eventgen.Load(eventsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, ok200, timedOut := map[string]bool{}, map[string]bool{}, 0
+	for i := range 20 {
+		body, eventID, _ := tpls[i%len(tpls)].Vary(i)
+		sent[eventID] = true
+		switch status, code := s.post(t, Path, body, stripeevent.Sign(body, time.Now(), secretOld)); {
+		case status == http.StatusServiceUnavailable && code == "broker_timeout":
+			timedOut++
+		case status == http.StatusOK: // an acknowledgement faster than the scheduler: allowed, and must be true
+			ok200[eventID] = true
+		default:
+			t.Fatalf("%s: %d %s, want 503 broker_timeout", eventID, status, code)
+		}
+	}
+	if timedOut == 0 {
+		t.Fatal("no request timed out with a 1 ns publish timeout")
+	}
+	if got := s.count("broker_timeout"); got != timedOut {
+		t.Errorf("broker_timeout counter %d, want %d", got, timedOut)
+	}
+	onTopic := map[string]bool{}
+	for _, m := range s.topicMessages(t) {
+		onTopic[header(m, stripeevent.HeaderEventID)] = true
+	}
+	for id := range ok200 {
+		if !onTopic[id] {
+			t.Errorf("%s got 200 and is not on the topic", id)
+		}
+	}
+	for id := range onTopic {
+		if !sent[id] {
+			t.Errorf("%s on the topic was never sent", id)
+		}
+	}
+	t.Logf("%d timed out, %d accepted; %d events on the topic", timedOut, len(ok200), len(onTopic))
+}

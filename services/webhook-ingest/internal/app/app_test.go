@@ -1,0 +1,117 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
+)
+
+// TestRunServesWebhooksAndMetrics starts the service as main does and checks
+// the wiring: a signed event at the Backendless path is accepted, and the
+// outcome counters and the latency histogram are on /metrics.
+func TestRunServesWebhooksAndMetrics(t *testing.T) {
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{
+		Addr:           addr,
+		Log:            logging.Config{Level: "info", Format: "json"},
+		Kafka:          kafka.Config{Brokers: []string{testenv.Broker(t)}, Topic: testenv.Topic(t)},
+		WebhookSecrets: []string{"whsec_app_test"},
+		Tolerance:      300 * time.Second,
+		MaxBody:        1 << 20,
+		PublishTimeout: 5 * time.Second,
+		ShutdownGrace:  5 * time.Second,
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() { done <- Run(ctx, cfg, &logs) }() // slog serializes its writes
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	base := "http://" + addr
+	testenv.Eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+
+	body, err := os.ReadFile("../../testdata/events/invoice.paid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/services/Stripe/webhooks/handler", bytes.NewReader(body))
+	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), "whsec_app_test"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("signed event: %d, want 200", resp.StatusCode)
+	}
+	resp, err = http.Post(base+"/webhooks/stripe", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("unsigned event: %d, want 400", resp.StatusCode)
+	}
+
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`stripeline_webhook_requests_total{outcome="accepted"} 1`,
+		`stripeline_webhook_requests_total{outcome="missing_signature"} 1`,
+		`stripeline_webhook_requests_total{outcome="broker_timeout"} 0`,
+		`stripeline_webhook_request_duration_seconds_count{outcome="accepted"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The refusal is logged with its reason; no secret, no body.
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"reason":"missing_signature"`) {
+		t.Errorf("no log line with the refusal's reason in:\n%s", out)
+	}
+	if strings.Contains(out, "whsec_app_test") || strings.Contains(out, "in_1OPqLaJN5vQBdWExc3Gk2Vt9") {
+		t.Errorf("the log holds a secret or the body:\n%s", out)
+	}
+}

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	t.Setenv("STRIPE_WEBHOOK_SECRETS", "whsec_a,whsec_b")
+	c, err := Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.WebhookSecrets, []string{"whsec_a", "whsec_b"}) {
+		t.Errorf("secrets %q", c.WebhookSecrets)
+	}
+	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" {
+		t.Errorf("defaults: tolerance %s, max body %d, publish timeout %s, addr %s", c.Tolerance, c.MaxBody, c.PublishTimeout, c.Addr)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"no secret":        {"STRIPE_WEBHOOK_SECRETS": ""},
+		"empty secret":     {"STRIPE_WEBHOOK_SECRETS": "whsec_a,"},
+		"zero tolerance":   {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_TOLERANCE": "0s"},
+		"negative limit":   {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_MAX_BODY_BYTES": "-1"},
+		"no timeout":       {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "PUBLISH_TIMEOUT": "0s"},
+		"tolerance typo'd": {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_TOLERANCE": "300"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			_, err := Load(context.Background())
+			if err == nil {
+				t.Fatalf("Load accepted %v", env)
+			}
+			if strings.Contains(err.Error(), "whsec_a") {
+				t.Errorf("the error shows a secret: %v", err)
+			}
+		})
+	}
+}
