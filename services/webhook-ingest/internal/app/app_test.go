@@ -74,9 +74,11 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("signed event: %d, want 200", resp.StatusCode)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" ||
+		string(answer) != `{"received":true,"event_id":"evt_1OPqLdJN5vQBdWExoW3sTq7K"}`+"\n" {
+		t.Fatalf("signed event: %d %s %s, want 200 with the event id", resp.StatusCode, resp.Header.Get("Content-Type"), answer)
 	}
 	resp, err = http.Post(base+"/webhooks/stripe", "application/json", bytes.NewReader(body))
 	if err != nil {
