@@ -14,6 +14,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
+	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
 	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
@@ -187,7 +188,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	}
 	all := append(append([]sample.Event{}, first...), second...)
 
-	replay := func(args ...string) string {
+	runReplay := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
 		if err := Main(ctx, cfg, append([]string{"replay"}, args...), &out); err != nil {
@@ -202,7 +203,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 		}
 	}
 
-	out := replay("--from", "earliest")
+	out := runReplay("--from", "earliest")
 	if err := ewtest.SameIDs(t, pool, all); err != nil {
 		t.Fatalf("replay from earliest into an empty table: %v\n%s", err, out)
 	}
@@ -210,21 +211,36 @@ func TestReplayRestoresTheTable(t *testing.T) {
 		t.Errorf("no progress line with the total (751 messages) in the output:\n%s", out)
 	}
 	// Again over a full table: nothing changes.
-	replay("--from", "earliest")
+	runReplay("--from", "earliest")
 	if err := ewtest.SameIDs(t, pool, all); err != nil {
 		t.Fatalf("second replay: %v", err)
 	}
 
 	empty()
-	replay("--from", split.Format(time.RFC3339Nano))
+	runReplay("--from", split.Format(time.RFC3339Nano))
 	if err := ewtest.SameIDs(t, pool, append(append([]sample.Event{}, second...), first[:50]...)); err != nil {
 		t.Fatalf("replay --from %s: %v", split.Format(time.RFC3339Nano), err)
 	}
 
 	empty()
-	replay("--from", "earliest", "--to", split.Add(-time.Millisecond).Format(time.RFC3339Nano))
+	runReplay("--from", "earliest", "--to", split.Add(-time.Millisecond).Format(time.RFC3339Nano))
 	if err := ewtest.SameIDs(t, pool, first); err != nil {
 		t.Fatalf("replay --to: %v", err)
+	}
+
+	// On a terminal: a bar with done/total, rate and ETA instead of lines.
+	var bar bytes.Buffer
+	rc, err := replayFlags(cfg, []string{"--from", "earliest"}, &bar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Terminal = true
+	w := writer.New(writerConfig(cfg), poolStore{pool}, nil, testLogger(t))
+	if _, err := replay.Run(ctx, rc, w, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s := bar.String(); !strings.Contains(s, "751/751") || !strings.Contains(s, "events/s") {
+		t.Errorf("progress bar output lacks done/total or rate: %q", s)
 	}
 
 	var bad bytes.Buffer
