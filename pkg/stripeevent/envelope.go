@@ -3,7 +3,6 @@
 package stripeevent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,9 +27,6 @@ type Envelope struct {
 // ErrInvalid is wrapped by every error Parse returns: the body is not an event.
 var ErrInvalid = errors.New("not a stripe event")
 
-// relatedFields are the fields of data.object whose ids a subscriber of the
-// transaction also cares about; each may be a string id or an expanded object.
-var relatedFields = []string{"payment_intent", "charge", "latest_charge", "invoice", "customer", "subscription"}
 
 type wireEvent struct {
 	ID         string         `json:"id"`
@@ -43,19 +39,34 @@ type wireEvent struct {
 }
 
 type wireEventData struct {
-	Object map[string]json.RawMessage `json:"object"`
+	Object *wireObject `json:"object"`
+}
+
+// wireObject holds only the fields of data.object that routing needs, so
+// decoding skips the rest of the object without building a map of it.
+type wireObject struct {
+	ID     json.RawMessage `json:"id"`
+	Object json.RawMessage `json:"object"`
+	// Related objects a subscriber of the transaction also cares about; each
+	// may be a string id or an expanded object.
+	PaymentIntent json.RawMessage `json:"payment_intent"`
+	Charge        json.RawMessage `json:"charge"`
+	LatestCharge  json.RawMessage `json:"latest_charge"`
+	Invoice       json.RawMessage `json:"invoice"`
+	Customer      json.RawMessage `json:"customer"`
+	Subscription  json.RawMessage `json:"subscription"`
+}
+
+func (o *wireObject) related() [6]json.RawMessage {
+	return [6]json.RawMessage{o.PaymentIntent, o.Charge, o.LatestCharge, o.Invoice, o.Customer, o.Subscription}
 }
 
 // Parse reads an event body. It fails with ErrInvalid when the body is not JSON
 // or lacks id, type or data.object.id.
 func Parse(body []byte) (Envelope, error) {
 	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&w); err != nil {
+	if err := json.Unmarshal(body, &w); err != nil {
 		return Envelope{}, fmt.Errorf("%w: body is not a JSON object: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return Envelope{}, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
 	}
 	switch {
 	case w.ID == "":
@@ -66,7 +77,7 @@ func Parse(body []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: missing data.object", ErrInvalid)
 	}
 	obj := w.Data.Object
-	objectID := idOf(obj["id"])
+	objectID := idOf(obj.ID)
 	if objectID == "" {
 		return Envelope{}, fmt.Errorf("%w: missing data.object.id", ErrInvalid)
 	}
@@ -74,7 +85,7 @@ func Parse(body []byte) (Envelope, error) {
 		ID:         w.ID,
 		Type:       w.Type,
 		ObjectID:   objectID,
-		ObjectType: stringOf(obj["object"]),
+		ObjectType: stringOf(obj.Object),
 		Livemode:   w.Livemode,
 		Account:    w.Account,
 	}
@@ -84,8 +95,8 @@ func Parse(body []byte) (Envelope, error) {
 	if w.Created > 0 {
 		env.Created = time.Unix(w.Created, 0).UTC()
 	}
-	for _, f := range relatedFields {
-		if id := idOf(obj[f]); id != "" && id != objectID && !contains(env.RelatedIDs, id) {
+	for _, raw := range obj.related() {
+		if id := idOf(raw); id != "" && id != objectID && !contains(env.RelatedIDs, id) {
 			env.RelatedIDs = append(env.RelatedIDs, id)
 		}
 	}
