@@ -52,7 +52,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Ha
 		Currencies:         cfg.Currencies(),
 		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            []string{cfg.StripeSecretKey},
+		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
 	}, svc, eventStore{pool}, logger)
 	httpserver.Ops(mux, map[string]httpserver.Check{"database": pool.Ping})
 	return httpapi.CORS(cfg.CORSOrigins, mux)
