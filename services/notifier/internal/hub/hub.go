@@ -76,7 +76,7 @@ func NewSubscription(id, channel string, sel selector.Expr, sink Sink) *Subscrip
 	s := &Subscription{ID: id, Channel: channel, Selector: sel, Sink: sink}
 	if sel != nil {
 		if ids, ok := selector.PinnedIDs(sel); ok {
-			s.pinned = slices.Clone(ids)
+			s.pinned = ids // selectors are immutable: no copy per subscription
 		}
 	}
 	return s
@@ -90,9 +90,12 @@ type Config struct {
 
 // Hub holds every live subscription of this instance and the recent window.
 type Hub struct {
-	mu       sync.Mutex
-	byID     map[string]map[*Subscription]struct{}
+	mu sync.Mutex
+	// byID holds, for each pinned id, its subscriptions: usually one or two,
+	// so a slice is both smaller and faster than a set.
+	byID     map[string][]*Subscription
 	unpinned map[*Subscription]struct{}
+	pinned   int // subscriptions in byID
 	win      window
 	seq      uint64
 	now      func() time.Time
@@ -101,7 +104,7 @@ type Hub struct {
 // New returns an empty hub.
 func New(cfg Config) *Hub {
 	return &Hub{
-		byID:     map[string]map[*Subscription]struct{}{},
+		byID:     map[string][]*Subscription{},
 		unpinned: map[*Subscription]struct{}{},
 		win:      newWindow(cfg.Window, cfg.WindowMaxBytes),
 		now:      time.Now,
@@ -118,13 +121,9 @@ func (h *Hub) Subscribe(s *Subscription) {
 		h.unpinned[s] = struct{}{}
 		return
 	}
+	h.pinned++
 	for _, id := range s.pinned {
-		set := h.byID[id]
-		if set == nil {
-			set = map[*Subscription]struct{}{}
-			h.byID[id] = set
-		}
-		set[s] = struct{}{}
+		h.byID[id] = append(h.byID[id], s)
 	}
 	h.win.expire(h.now())
 	for _, ev := range h.win.lookup(s.pinned) {
@@ -138,14 +137,28 @@ func (h *Hub) Subscribe(s *Subscription) {
 func (h *Hub) Unsubscribe(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.unpinned, s)
+	if !s.Pinned() {
+		delete(h.unpinned, s)
+		return
+	}
+	removed := false
 	for _, id := range s.pinned {
-		if set := h.byID[id]; set != nil {
-			delete(set, s)
-			if len(set) == 0 {
-				delete(h.byID, id)
-			}
+		list := h.byID[id]
+		i := slices.Index(list, s)
+		if i < 0 {
+			continue
 		}
+		removed = true
+		list[i] = list[len(list)-1]
+		list[len(list)-1] = nil
+		if list = list[:len(list)-1]; len(list) == 0 {
+			delete(h.byID, id)
+		} else {
+			h.byID[id] = list
+		}
+	}
+	if removed {
+		h.pinned--
 	}
 }
 
@@ -163,7 +176,7 @@ func (h *Hub) Publish(ev *Event) bool {
 	ev.seq = h.seq
 	ids := ev.Fields.IDs
 	for i, id := range ids {
-		for s := range h.byID[id] {
+		for _, s := range h.byID[id] {
 			// Seen under an earlier id of this event: already handled.
 			if i > 0 && pinsAny(s, ids[:i]) {
 				continue
@@ -203,11 +216,5 @@ type Stats struct {
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	pinned := map[*Subscription]struct{}{}
-	for _, set := range h.byID {
-		for s := range set {
-			pinned[s] = struct{}{}
-		}
-	}
-	return Stats{Pinned: len(pinned), Unpinned: len(h.unpinned), WindowEvents: h.win.len(), WindowBytes: h.win.bytes}
+	return Stats{Pinned: h.pinned, Unpinned: len(h.unpinned), WindowEvents: h.win.len(), WindowBytes: h.win.bytes}
 }

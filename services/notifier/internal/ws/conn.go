@@ -3,6 +3,7 @@ package ws
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ type conn struct {
 	ws  *websocket.Conn
 	out sendQueue
 
-	subs     map[string]*hub.Subscription // nil until the first subscribe
+	subs     []*hub.Subscription // a handful at most: a slice is smaller than a map
 	unpinned int
 	nextID   int
 }
@@ -81,13 +82,14 @@ func (c *conn) handle(f clientFrame) {
 	case "subscribe":
 		c.subscribe(f)
 	case "unsubscribe":
-		s := c.subs[f.Subscription]
-		if s == nil {
+		i := slices.IndexFunc(c.subs, func(s *hub.Subscription) bool { return s.ID == f.Subscription })
+		if i < 0 {
 			c.sendError("unknown_subscription", "no subscription "+strconv.Quote(f.Subscription)+" on this connection")
 			return
 		}
+		s := c.subs[i]
 		c.srv.hub.Unsubscribe(s)
-		delete(c.subs, s.ID)
+		c.subs = slices.Delete(c.subs, i, i+1)
 		if !s.Pinned() {
 			c.unpinned--
 		}
@@ -133,11 +135,12 @@ func (c *conn) subscribe(f clientFrame) {
 	}
 	c.nextID++
 	id := "s" + strconv.Itoa(c.nextID)
-	s := hub.NewSubscription(id, f.Channel, sel, &sink{c: c, prefix: messagePrefix(id, f.Channel)})
-	if c.subs == nil {
-		c.subs = map[string]*hub.Subscription{}
+	channel := f.Channel
+	if channel == Channel {
+		channel = Channel // one string for every connection, not a copy each
 	}
-	c.subs[s.ID] = s
+	s := hub.NewSubscription(id, channel, sel, &sink{c: c, prefix: messagePrefix(id, channel)})
+	c.subs = append(c.subs, s)
 	if !pinned {
 		c.unpinned++
 	}

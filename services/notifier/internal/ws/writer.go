@@ -92,10 +92,8 @@ func (q *sendQueue) pop() (frame, bool) {
 	defer q.mu.Unlock()
 	if len(q.frames) == 0 {
 		q.writing = false
-		// An idle connection should not keep a burst's backing array.
-		if cap(q.frames) > 16 {
-			q.frames = nil
-		}
+		q.frames = nil // an idle connection keeps no backing array
+
 		return frame{}, false
 	}
 	f := q.frames[0]

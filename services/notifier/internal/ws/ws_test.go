@@ -31,7 +31,7 @@ type fixture struct {
 	done   chan struct{}
 }
 
-func start(t *testing.T, cfg Config) *fixture {
+func start(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	if cfg.TokenSecret == nil {
 		cfg.TokenSecret = secret
@@ -46,7 +46,7 @@ func start(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-func (f *fixture) dial(t *testing.T, header http.Header) *websocket.Conn {
+func (f *fixture) dial(t testing.TB, header http.Header) *websocket.Conn {
 	t.Helper()
 	c, resp, err := websocket.DefaultDialer.Dial(f.url, header)
 	if err != nil {
