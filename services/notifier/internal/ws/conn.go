@@ -99,7 +99,7 @@ func (c *conn) handle(f clientFrame) {
 			Type string `json:"type"`
 		}{"pong"})
 	default:
-		c.sendError("bad_request", "type must be subscribe or unsubscribe")
+		c.sendError("bad_request", "type must be subscribe, unsubscribe or ping")
 	}
 }
 

@@ -153,7 +153,7 @@ func TestBadRequestsKeepTheConnectionOpen(t *testing.T) {
 		{map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}, "unauthorized", "malformed"},
 		{map[string]string{"type": "subscribe", "channel": "stripe", "selector": "type = 'charge.succeeded'", "token": token("ch_1")}, "unauthorized", "must pin id"},
 		{map[string]string{"type": "unsubscribe", "subscription": "s99"}, "unknown_subscription", "s99"},
-		{map[string]string{"type": "dance"}, "bad_request", "subscribe or unsubscribe"},
+		{map[string]string{"type": "dance"}, "bad_request", "subscribe, unsubscribe or ping"},
 	}
 	for _, tt := range tests {
 		a := request(t, c, tt.frame)
@@ -303,5 +303,31 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	}
 	if n := f.srv.Connections(); n != 0 {
 		t.Fatalf("%d connections left after shutdown", n)
+	}
+}
+
+// TestKeepAlive: a client that answers pings stays; one silent for two ping
+// intervals is dropped.
+func TestKeepAlive(t *testing.T) {
+	f := start(t, Config{PingInterval: 100 * time.Millisecond})
+	alive := f.dial(t, nil)
+	go func() {
+		for { // reading lets gorilla answer the pings
+			if _, _, err := alive.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	f.dial(t, nil) // never reads, so never answers a ping
+	deadline := time.Now().Add(20 * time.Second)
+	for f.srv.Connections() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections, want the silent one dropped", f.srv.Connections())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // five more intervals: the answering client stays
+	if n := f.srv.Connections(); n != 1 {
+		t.Fatalf("%d connections after pings were answered, want 1", n)
 	}
 }
