@@ -27,7 +27,6 @@ type Envelope struct {
 // ErrInvalid is wrapped by every error Parse returns: the body is not an event.
 var ErrInvalid = errors.New("not a stripe event")
 
-
 type wireEvent struct {
 	ID         string         `json:"id"`
 	Type       string         `json:"type"`
