@@ -128,6 +128,10 @@ func TestAuthentication(t *testing.T) {
 func TestAuthenticationOffWithoutKeys(t *testing.T) {
 	cfg := testConfig(t, stripeMockURL)
 	cfg.APIKeys = nil
+	cfg.AuthDisabled = true
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("API_AUTH_DISABLED=true without keys: %v", err)
+	}
 	a := startAPI(t, cfg)
 	if r := a.do(t, http.MethodPost, "/Stripe/charge", `{"token":"tok_visa","amount":100}`, nil); r.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.Status, r.Body)

@@ -35,8 +35,9 @@ type Config struct {
 	StripeTimeout time.Duration `env:"STRIPE_TIMEOUT, default=30s"`
 
 	// APIKeys are the keys clients present in X-API-Key or the Backendless
-	// path. Empty turns authentication off (with a warning at start).
-	APIKeys []string `env:"API_KEYS"`
+	// path. Required unless AuthDisabled says, explicitly, to serve without.
+	APIKeys      []string `env:"API_KEYS"`
+	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false"`
 	// CORSOrigins are the browser origins allowed to call the api; "*" is any.
 	CORSOrigins []string `env:"API_CORS_ORIGINS"`
 	// EventsRequireToken makes GET /Stripe/events ask, besides the API key,
@@ -86,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.StripeTimeout <= 0 {
 		errs = append(errs, errors.New("STRIPE_TIMEOUT must be positive"))
+	}
+	if len(c.APIKeys) == 0 && !c.AuthDisabled {
+		errs = append(errs, errors.New("API_KEYS is required: the keys clients send as X-API-Key (or set API_AUTH_DISABLED=true to serve without authentication, for local use only)"))
 	}
 	for _, k := range c.APIKeys {
 		if strings.TrimSpace(k) == "" {

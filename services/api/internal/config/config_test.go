@@ -11,6 +11,7 @@ func valid() Config {
 		StripeSecretKey: "sk_test_x", StripePublishableKey: "pk_test_x", StripeCurrency: "usd",
 		StripeAPIBase: "http://127.0.0.1:12111", StripeTimeout: time.Second,
 		SubscriptionTokenSecret: "0123456789abcdef", SubscriptionTokenTTL: time.Hour,
+		APIKeys: []string{"key_1"},
 	}
 }
 
@@ -29,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{"stray comma in API_KEYS", func(c *Config) { c.APIKeys = []string{"a", ""} }, "API_KEYS has an empty key"},
 		{"secret key as API key", func(c *Config) { c.APIKeys = []string{"sk_test_x"} }, "API_KEYS holds the Stripe secret key"},
 		{"no timeout", func(c *Config) { c.StripeTimeout = 0 }, "STRIPE_TIMEOUT"},
+		{"no API keys", func(c *Config) { c.APIKeys = nil }, "API_KEYS is required"},
+		{"no API keys, auth explicitly off", func(c *Config) { c.APIKeys, c.AuthDisabled = nil, true }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
