@@ -73,6 +73,13 @@ func (p *Process) Stop(grace time.Duration) error {
 	}
 }
 
+// Pause stops the process (SIGSTOP) until Resume: it keeps its state and
+// sockets but uses no CPU.
+func (p *Process) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (p *Process) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Kill sends SIGKILL and waits for the exit.
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
