@@ -2,15 +2,12 @@
 package config
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
@@ -48,15 +45,6 @@ type Config struct {
 	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
-}
-
-// Load reads the environment and validates it.
-func Load(ctx context.Context) (Config, error) {
-	var c Config
-	if err := envconfig.Process(ctx, &c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
 }
 
 // Validate reports every setting that cannot work. No message quotes a

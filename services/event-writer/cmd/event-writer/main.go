@@ -9,24 +9,16 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/event-writer/internal/app"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load(ctx)
-	if err == nil {
-		err = app.Main(ctx, cfg, os.Args[1:], os.Stderr)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "event-writer:", err)
-		os.Exit(1)
-	}
+	service.Main[config.Config]("event-writer", func(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+		return app.Main(ctx, cfg, os.Args[1:], logOut)
+	})
 }

@@ -2,11 +2,8 @@
 package config
 
 import (
-	"context"
 	"errors"
 	"time"
-
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -33,15 +30,6 @@ type Config struct {
 	RetryMax time.Duration `env:"EVENT_WRITER_RETRY_MAX, default=5s"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
-}
-
-// Load reads the environment and validates it.
-func Load(ctx context.Context) (Config, error) {
-	var c Config
-	if err := envconfig.Process(ctx, &c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
 }
 
 // Validate reports every setting that cannot work.

@@ -3,13 +3,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/notifier/internal/app"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
 )
@@ -22,14 +19,5 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load(ctx)
-	if err == nil {
-		err = app.Run(ctx, cfg, os.Stderr)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "notifier:", err)
-		os.Exit(1)
-	}
+	service.Main[config.Config]("notifier", app.Run)
 }

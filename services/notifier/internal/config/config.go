@@ -2,11 +2,8 @@
 package config
 
 import (
-	"context"
 	"errors"
 	"time"
-
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -39,15 +36,6 @@ type Config struct {
 	MaxUnpinned      int           `env:"NOTIFIER_MAX_UNPINNED, default=10"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
-}
-
-// Load reads the environment and validates it.
-func Load(ctx context.Context) (Config, error) {
-	var c Config
-	if err := envconfig.Process(ctx, &c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
 }
 
 // Validate reports every setting that cannot work.

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/service"
 )
 
 func TestLoadDefaults(t *testing.T) {
 	t.Setenv("STRIPE_WEBHOOK_SECRETS", "whsec_a,whsec_b")
-	c, err := Load(context.Background())
+	c, err := service.Load[Config](context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func TestLoadRefuses(t *testing.T) {
 			for k, v := range env {
 				t.Setenv(k, v)
 			}
-			_, err := Load(context.Background())
+			_, err := service.Load[Config](context.Background())
 			if err == nil {
 				t.Fatalf("Load accepted %v", env)
 			}
