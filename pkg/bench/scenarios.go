@@ -14,8 +14,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
+	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
@@ -85,11 +85,8 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 	}
 	// The same events (same seed, same count), to a topic no service reads.
 	n := r.Ingest.Service.Sent
-	msgs, err := producerMessages(b.cfg.Seed, n, "bench.ceiling."+strconv.FormatUint(b.cfg.Seed, 36))
-	if err != nil {
-		return err
-	}
-	rate, err := saramaBatches(b.stack.Config.KafkaBrokers, msgs, 500)
+	msgs := producerMessages(b.cfg.Seed, n, "bench.ceiling."+strconv.FormatUint(b.cfg.Seed, 36))
+	rate, err := saramaBatches(ctx, b.stack.Config.KafkaBrokers, msgs)
 	if err != nil {
 		return err
 	}
@@ -99,42 +96,28 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 }
 
 // producerMessages generates n events of seed as ingest would publish them.
-func producerMessages(seed uint64, n int, topic string) ([]*sarama.ProducerMessage, error) {
-	g, err := loadgen.NewGenerator(seed)
-	if err != nil {
-		return nil, err
-	}
+func producerMessages(seed uint64, n int, topic string) []*sarama.ProducerMessage {
+	g := loadgen.Seeded(seed)
 	now := time.Now()
 	msgs := make([]*sarama.ProducerMessage, n)
 	for i := range msgs {
-		ev := g.Random()
-		env, err := stripeevent.Parse(ev.Body)
-		if err != nil {
-			return nil, err
-		}
-		var headers []sarama.RecordHeader
-		for k, v := range env.Headers(now) {
-			headers = append(headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
-		}
-		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(env.ObjectID), Value: sarama.ByteEncoder(ev.Body), Headers: headers}
+		msgs[i] = g.Random().Message(topic, now)
 	}
-	return msgs, nil
+	return msgs
 }
 
-// saramaBatches sends msgs with a bare SyncProducer (acks from all in-sync
-// replicas, idempotent: the guarantees ingest gives), batch messages at a
-// time, and returns messages per second.
-func saramaBatches(brokers []string, msgs []*sarama.ProducerMessage, batch int) (float64, error) {
-	p, err := sarama.NewSyncProducer(brokers, kafka.ProducerSarama("bench-ceiling"))
+// saramaBatches sends msgs with a bare Sarama producer in batches (acks from
+// all in-sync replicas, idempotent: the guarantees ingest gives) and returns
+// messages per second.
+func saramaBatches(ctx context.Context, brokers []string, msgs []*sarama.ProducerMessage) (float64, error) {
+	p, err := loadgen.NewProducer(brokers)
 	if err != nil {
 		return 0, err
 	}
 	defer p.Close()
 	start := time.Now()
-	for i := 0; i < len(msgs); i += batch {
-		if err := p.SendMessages(msgs[i:min(i+batch, len(msgs))]); err != nil {
-			return 0, err
-		}
+	if err := p.Send(ctx, msgs); err != nil {
+		return 0, err
 	}
 	return float64(len(msgs)) / time.Since(start).Seconds(), nil
 }
@@ -242,11 +225,8 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 		return err
 	}
 	seed := b.cfg.Seed + 2
-	msgs, err := producerMessages(seed, w.Events, b.stack.Config.Topic)
-	if err != nil {
-		return err
-	}
-	if _, err := saramaBatches(b.stack.Config.KafkaBrokers, msgs, 500); err != nil {
+	msgs := producerMessages(seed, w.Events, b.stack.Config.Topic)
+	if _, err := saramaBatches(ctx, b.stack.Config.KafkaBrokers, msgs); err != nil {
 		return err
 	}
 	b.log.printf("backlog of %d events published; starting the writer", w.Events)
@@ -277,22 +257,21 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 	w.PerSecond = float64(w.Events) / w.Seconds
 
 	// The ceiling: the same rows, CopyFrom straight into an identical table.
-	rows := make([][]any, 0, len(msgs))
+	rows := make([]pgstore.Event, 0, len(msgs))
 	for _, m := range msgs {
 		body := []byte(m.Value.(sarama.ByteEncoder))
 		env, err := stripeevent.Parse(body)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, []any{env.ID, env.ObjectID, env.Type, env.ObjectType, env.RelatedIDs, env.Livemode, env.APIVersion, env.Created, time.Now(), body})
+		rows = append(rows, pgstore.Event{Envelope: env, ReceivedAt: time.Now(), Payload: body})
 	}
 	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS bench_copyfrom; CREATE TABLE bench_copyfrom (LIKE stripe_events INCLUDING ALL)"); err != nil {
 		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_copyfrom")
-	cols := []string{"event_id", "id", "type", "object_type", "related_ids", "livemode", "api_version", "created", "received_at", "payload"}
 	start = time.Now()
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_copyfrom"}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := pgstore.CopyEvents(ctx, conn, "bench_copyfrom", rows); err != nil {
 		return err
 	}
 	w.CopyFromSeconds = time.Since(start).Seconds()

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // ChargeConfig says how to call a charge route.
@@ -36,8 +35,7 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 		cfg.Currency = "usd"
 	}
 	client := NewClient(cfg.Concurrency)
-	g, _ := NewGenerator(1)
-	var gmu sync.Mutex
+	g := Seeded(RandomSeed())
 	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {
 		var req *http.Request
 		var err error
@@ -63,9 +61,7 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 			return 0, err
 		}
 		if cfg.Idempotent {
-			gmu.Lock()
 			req.Header.Set("Idempotency-Key", g.ID("load_"))
-			gmu.Unlock()
 		}
 		resp, err := client.Do(req)
 		if err != nil {

@@ -35,10 +35,7 @@ type EndToEndResult struct {
 // EndToEnd connects the subscribers, sends charge.succeeded webhooks for
 // their charges, and measures the delivery latency of each.
 func EndToEnd(ctx context.Context, cfg EndToEndConfig) (EndToEndResult, error) {
-	g, err := NewGenerator(cfg.Seed)
-	if err != nil {
-		return EndToEndResult{}, err
-	}
+	g := Seeded(cfg.Seed)
 	ids := make([]string, cfg.Subscribers)
 	for i := range ids {
 		ids[i] = g.ID("ch_")
@@ -75,14 +72,15 @@ func EndToEnd(ctx context.Context, cfg EndToEndConfig) (EndToEndResult, error) {
 	defer subs.Close()
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
-	var gmu sync.Mutex
+	var rmu sync.Mutex
 	send, err := SendWebhooks(ctx, WebhookConfig{
 		URL: cfg.IngestURL, Secret: cfg.Secret,
 		Load: Load{Concurrency: cfg.Concurrency, Rate: cfg.Rate, Duration: cfg.Duration},
 		Next: func() Event {
-			gmu.Lock()
-			ev := g.Charge("charge.succeeded", ids[rng.IntN(len(ids))])
-			gmu.Unlock()
+			rmu.Lock()
+			id := ids[rng.IntN(len(ids))]
+			rmu.Unlock()
+			ev := g.Charge("charge.succeeded", id)
 			mu.Lock()
 			sentAt[ev.ID] = time.Now() // refined in OnSent; set here so a fast delivery is not missed
 			mu.Unlock()

@@ -128,12 +128,7 @@ func NewClient(concurrency int) *http.Client {
 func SendWebhooks(ctx context.Context, cfg WebhookConfig) (Result, error) {
 	next := cfg.Next
 	if next == nil {
-		g, err := NewGenerator(cfg.Seed)
-		if err != nil {
-			return Result{}, err
-		}
-		var mu sync.Mutex
-		next = func() Event { mu.Lock(); defer mu.Unlock(); return g.Random() }
+		next = Seeded(cfg.Seed).Random
 	}
 	client := NewClient(cfg.Concurrency)
 	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {

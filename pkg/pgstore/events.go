@@ -78,8 +78,13 @@ func InsertEvents(ctx context.Context, pool *pgxpool.Pool, events []Event) (int,
 // CopyEvents copies the events straight into table (stripe_events or one made
 // LIKE it) with no duplicate handling: a duplicate fails the whole copy. It is
 // the ceiling InsertEvents is measured against, not a way to store events.
-func CopyEvents(ctx context.Context, pool *pgxpool.Pool, table string, events []Event) (int64, error) {
-	return pool.CopyFrom(ctx, pgx.Identifier{table}, EventColumns, eventRows(events))
+func CopyEvents(ctx context.Context, db Copier, table string, events []Event) (int64, error) {
+	return db.CopyFrom(ctx, pgx.Identifier{table}, EventColumns, eventRows(events))
+}
+
+// Copier is what CopyEvents needs: a *pgx.Conn or a *pgxpool.Pool.
+type Copier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, rows pgx.CopyFromSource) (int64, error)
 }
 
 func eventRows(events []Event) pgx.CopyFromSource {

@@ -21,9 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/services/event-writer/internal/consumer"
-	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	log.Info("generating events", "events", cfg.Events)
-	events := sample.NewGenerator().Events(cfg.Events)
+	events := loadgen.Seeded(loadgen.RandomSeed()).Events(cfg.Events)
 	res := Result{Events: cfg.Events}
 	rows := make([]pgstore.Event, len(events))
 	now := time.Now()
@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	topic := "bench.drain." + devstack.RandomHex(4)
 	log.Info("publishing the backlog", "topic", topic)
-	prod, err := sample.NewProducer(cfg.Brokers)
+	prod, err := loadgen.NewProducer(cfg.Brokers)
 	if err != nil {
 		return Result{}, err
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
-	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
 )
 
 var binary string
@@ -107,15 +107,15 @@ func (e writerEnv) start(t *testing.T, name string) (*devstack.Process, string) 
 
 // stream publishes events in chunks with pauses, a tenth of them twice, and
 // returns every event published once it is done.
-func stream(t *testing.T, e writerEnv, chunks, perChunk int, pause time.Duration) (<-chan []sample.Event, func() int) {
+func stream(t *testing.T, e writerEnv, chunks, perChunk int, pause time.Duration) (<-chan []loadgen.Event, func() int) {
 	t.Helper()
 	prod := ewtest.Producer(t, e.brokers)
-	gen := sample.NewGenerator()
+	gen := loadgen.Seeded(loadgen.RandomSeed())
 	var mu sync.Mutex
 	sent := 0
-	done := make(chan []sample.Event, 1)
+	done := make(chan []loadgen.Event, 1)
 	go func() {
-		var all []sample.Event
+		var all []loadgen.Event
 		for range chunks {
 			events := gen.Events(perChunk)
 			if err := prod.SendEvents(context.Background(), e.topic, append(events, events[:perChunk/10]...)); err != nil {
@@ -147,7 +147,7 @@ func TestSIGKILLMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	// A backlog keeps the writer busy writing batches when the kill comes,
 	// so the kill lands between a batch's read and its commit, where a
 	// writer that acknowledged too early would lose it.
-	backlog := sample.NewGenerator().Events(6000)
+	backlog := loadgen.Seeded(loadgen.RandomSeed()).Events(6000)
 	if err := ewtest.Producer(t, e.brokers).SendEvents(context.Background(), e.topic, backlog); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestReplicasSplitPartitionsAndTakeOver(t *testing.T) {
 	a, addrA := e.start(t, "writer-a")
 	_, addrB := e.start(t, "writer-b")
 	// As in the SIGKILL test: the kill must find batches in flight.
-	backlog := sample.NewGenerator().Events(6000)
+	backlog := loadgen.Seeded(loadgen.RandomSeed()).Events(6000)
 	if err := ewtest.Producer(t, e.brokers).SendEvents(context.Background(), e.topic, backlog); err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
-	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -24,9 +24,9 @@ func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
 	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
-	events := sample.NewGenerator().Events(1500)
+	events := loadgen.Seeded(loadgen.RandomSeed()).Events(1500)
 	// Stripe redelivers: a tenth of the events come twice.
-	published := append(append([]sample.Event{}, events...), events[:150]...)
+	published := append(append([]loadgen.Event{}, events...), events[:150]...)
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, published); err != nil {
 		t.Fatal(err)
 	}
@@ -58,15 +58,15 @@ func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
 	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
-	ev := sample.NewGenerator().Events(2)
+	ev := loadgen.Seeded(loadgen.RandomSeed()).Events(2)
 	// One key: everything lands on one partition, the good event after the
 	// poison must still be written.
 	key := ev[0].ObjectID
 	msgs := []*sarama.ProducerMessage{
-		sample.Raw(cfg.Kafka.Topic, key, ev[0].Body, nil),
-		sample.Raw(cfg.Kafka.Topic, key, []byte("this is not json"), map[string]string{"event_id": "evt_bad"}),
-		sample.Raw(cfg.Kafka.Topic, key, []byte(`{"type":"charge.succeeded","data":{"object":{"id":"ch_1"}}}`), nil),
-		sample.Raw(cfg.Kafka.Topic, key, ev[1].Body, nil),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, ev[0].Body, nil),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, []byte("this is not json"), map[string]string{"event_id": "evt_bad"}),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, []byte(`{"type":"charge.succeeded","data":{"object":{"id":"ch_1"}}}`), nil),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, ev[1].Body, nil),
 	}
 	if err := prod.Send(ctx, msgs); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", direct.User, proxy.Addr(), direct.Database)
 
 	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
-	gen := sample.NewGenerator()
+	gen := loadgen.Seeded(loadgen.RandomSeed())
 	before := gen.Events(300)
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, before); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
 	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
-	gen := sample.NewGenerator()
+	gen := loadgen.Seeded(loadgen.RandomSeed())
 	first := gen.Events(400)
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, first); err != nil {
 		t.Fatal(err)
@@ -183,10 +183,10 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	if err := prod.SendEvents(ctx, cfg.Kafka.Topic, append(second, first[:50]...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := prod.Send(ctx, []*sarama.ProducerMessage{sample.Raw(cfg.Kafka.Topic, "k", []byte("poison"), nil)}); err != nil {
+	if err := prod.Send(ctx, []*sarama.ProducerMessage{loadgen.RawMessage(cfg.Kafka.Topic, "k", []byte("poison"), nil)}); err != nil {
 		t.Fatal(err)
 	}
-	all := append(append([]sample.Event{}, first...), second...)
+	all := append(append([]loadgen.Event{}, first...), second...)
 
 	runReplay := func(args ...string) string {
 		t.Helper()
@@ -218,7 +218,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 
 	empty()
 	runReplay("--from", split.Format(time.RFC3339Nano))
-	if err := ewtest.SameIDs(t, pool, append(append([]sample.Event{}, second...), first[:50]...)); err != nil {
+	if err := ewtest.SameIDs(t, pool, append(append([]loadgen.Event{}, second...), first[:50]...)); err != nil {
 		t.Fatalf("replay --from %s: %v", split.Format(time.RFC3339Nano), err)
 	}
 

@@ -17,13 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/services/event-writer/internal/sample"
+	"github.com/stripeline/stripeline/pkg/loadgen"
 )
 
 // Producer publishes sample events to brokers until the test ends.
-func Producer(t *testing.T, brokers []string) *sample.Producer {
+func Producer(t *testing.T, brokers []string) *loadgen.Producer {
 	t.Helper()
-	p, err := sample.NewProducer(brokers)
+	p, err := loadgen.NewProducer(brokers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func StoredIDs(t *testing.T, pool *pgxpool.Pool) []string {
 }
 
 // SameIDs compares the table with the distinct ids of the events published.
-func SameIDs(t *testing.T, pool *pgxpool.Pool, events []sample.Event) error {
+func SameIDs(t *testing.T, pool *pgxpool.Pool, events []loadgen.Event) error {
 	want := map[string]bool{}
 	for _, e := range events {
 		want[e.ID] = true
