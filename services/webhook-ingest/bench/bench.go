@@ -24,6 +24,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
@@ -120,11 +121,7 @@ func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 		if err != nil {
 			return Figure{}, err
 		}
-		m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(env.ObjectID), Value: sarama.ByteEncoder(b)}
-		for k, v := range env.Headers(time.Now()) {
-			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
-		}
-		msgs[i] = m
+		msgs[i] = loadgen.RawMessage(topic, env.ObjectID, b, env.Headers(time.Now()))
 	}
 	p, err := sarama.NewSyncProducer(cfg.Brokers, kafka.ProducerSarama("bench-bare"))
 	if err != nil {
