@@ -7,12 +7,26 @@ import (
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
+// paymentBody is what both payment routes take; each route's body has these
+// fields and its own. (Not embedded: encoding/json would name a field
+// "paymentBody.metadata" in its errors.)
+type paymentBody struct {
+	Amount      json.RawMessage
+	Currency    string
+	Description string
+	Metadata    map[string]string
+}
+
 type chargeBody struct {
-	Token       string            `json:"token"`
 	Amount      json.RawMessage   `json:"amount"`
 	Currency    string            `json:"currency"`
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata"`
+	Token       string            `json:"token"`
+}
+
+func (b *chargeBody) common() paymentBody {
+	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
 }
 
 type paymentIntentBody struct {
@@ -23,49 +37,43 @@ type paymentIntentBody struct {
 	PaymentMethod string            `json:"payment_method"`
 }
 
-func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {
-	req, err := h.chargeRequest(w, r)
-	var res payments.Result
-	if err == nil {
-		res, err = h.payments.Charge(r.Context(), req)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respond(w, res)
+func (b *paymentIntentBody) common() paymentBody {
+	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
 }
 
-func (h *Handler) chargeRequest(w http.ResponseWriter, r *http.Request) (req payments.ChargeRequest, err error) {
+func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {
 	var body chargeBody
-	if err = decode(w, r, &body); err != nil {
-		return req, err
-	}
-	if body.Token == "" {
-		return req, fieldError{"token", "is required: the card token (tok_…) from Stripe.js or the Stripe SDK"}
-	}
-	if len(body.Token) > maxIDLen {
-		return req, fieldError{"token", "is too long"}
-	}
-	req = payments.ChargeRequest{Token: body.Token, Description: body.Description, Metadata: body.Metadata}
-	if req.Amount, err = amount(body.Amount); err != nil {
-		return req, err
-	}
-	if req.Currency, err = h.currency(body.Currency); err != nil {
-		return req, err
-	}
-	if err = metadata(body.Metadata); err != nil {
-		return req, err
-	}
-	req.IdempotencyKey, err = idempotencyKey(r)
-	return req, err
+	h.pay(w, r, &body, func(p payments.Payment) (payments.Result, error) {
+		if body.Token == "" {
+			return payments.Result{}, fieldError{"token", "is required: the card token (tok_…) from Stripe.js or the Stripe SDK"}
+		}
+		if len(body.Token) > maxIDLen {
+			return payments.Result{}, fieldError{"token", "is too long"}
+		}
+		return h.payments.Charge(r.Context(), payments.ChargeRequest{Payment: p, Token: body.Token})
+	})
 }
 
 func (h *Handler) paymentIntent(w http.ResponseWriter, r *http.Request) {
-	req, err := h.paymentIntentRequest(w, r)
+	var body paymentIntentBody
+	h.pay(w, r, &body, func(p payments.Payment) (payments.Result, error) {
+		if len(body.PaymentMethod) > maxIDLen {
+			return payments.Result{}, fieldError{"payment_method", "is too long"}
+		}
+		return h.payments.CreatePaymentIntent(r.Context(), payments.PaymentIntentRequest{Payment: p, PaymentMethod: body.PaymentMethod})
+	})
+}
+
+// paymentRequest is a route's body: the common fields plus its own.
+type paymentRequest interface{ common() paymentBody }
+
+// pay decodes body, checks the fields every payment has, and answers with
+// what create makes of them (create checks the route's own fields).
+func (h *Handler) pay(w http.ResponseWriter, r *http.Request, body paymentRequest, create func(payments.Payment) (payments.Result, error)) {
+	p, err := h.payment(w, r, body)
 	var res payments.Result
 	if err == nil {
-		res, err = h.payments.CreatePaymentIntent(r.Context(), req)
+		res, err = create(p)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -74,26 +82,23 @@ func (h *Handler) paymentIntent(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, res)
 }
 
-func (h *Handler) paymentIntentRequest(w http.ResponseWriter, r *http.Request) (req payments.PaymentIntentRequest, err error) {
-	var body paymentIntentBody
-	if err = decode(w, r, &body); err != nil {
-		return req, err
+func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRequest) (p payments.Payment, err error) {
+	if err = decode(w, r, body); err != nil {
+		return p, err
 	}
-	if len(body.PaymentMethod) > maxIDLen {
-		return req, fieldError{"payment_method", "is too long"}
+	b := body.common()
+	p = payments.Payment{Description: b.Description, Metadata: b.Metadata}
+	if p.Amount, err = amount(b.Amount); err != nil {
+		return p, err
 	}
-	req = payments.PaymentIntentRequest{Description: body.Description, Metadata: body.Metadata, PaymentMethod: body.PaymentMethod}
-	if req.Amount, err = amount(body.Amount); err != nil {
-		return req, err
+	if p.Currency, err = h.currency(b.Currency); err != nil {
+		return p, err
 	}
-	if req.Currency, err = h.currency(body.Currency); err != nil {
-		return req, err
+	if err = metadata(b.Metadata); err != nil {
+		return p, err
 	}
-	if err = metadata(body.Metadata); err != nil {
-		return req, err
-	}
-	req.IdempotencyKey, err = idempotencyKey(r)
-	return req, err
+	p.IdempotencyKey, err = idempotencyKey(r)
+	return p, err
 }
 
 // respond answers with Stripe's object as Stripe sent it, plus the

@@ -15,9 +15,9 @@ import (
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
-// ChargeRequest is what a client asks to charge (the legacy Charges API).
-type ChargeRequest struct {
-	Token          string
+// Payment is what every way of paying asks: how much, and what Stripe
+// should record with it.
+type Payment struct {
 	Amount         int64
 	Currency       string // empty: the configured one
 	Description    string
@@ -25,14 +25,16 @@ type ChargeRequest struct {
 	IdempotencyKey string
 }
 
+// ChargeRequest is what a client asks to charge (the legacy Charges API).
+type ChargeRequest struct {
+	Payment
+	Token string
+}
+
 // PaymentIntentRequest is what a client asks to pay with a PaymentIntent.
 type PaymentIntentRequest struct {
-	Amount         int64
-	Currency       string // empty: the configured one
-	Description    string
-	Metadata       map[string]string
-	PaymentMethod  string // optional pm_…, attached but not confirmed
-	IdempotencyKey string
+	Payment
+	PaymentMethod string // optional pm_…, attached but not confirmed
 }
 
 // Subscribe tells the client how to receive the transaction's events.
@@ -98,15 +100,8 @@ func New(cfg Config) *Service {
 
 // Charge creates a Stripe charge from a card token.
 func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error) {
-	params := &stripe.ChargeParams{
-		Amount:   stripe.Int64(req.Amount),
-		Currency: stripe.String(s.currencyOr(req.Currency)),
-		Source:   &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)},
-	}
-	if req.Description != "" {
-		params.Description = stripe.String(req.Description)
-	}
-	s.common(ctx, &params.Params, req.Metadata, req.IdempotencyKey)
+	params := &stripe.ChargeParams{Source: &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)}}
+	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	ch, err := s.stripe.Charges.New(params)
 	if err != nil {
 		return Result{}, upstream("stripe charge", err)
@@ -117,17 +112,11 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error)
 // CreatePaymentIntent opens a PaymentIntent; the client confirms it with
 // Stripe.js using the client_secret of the answer.
 func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequest) (Result, error) {
-	params := &stripe.PaymentIntentParams{
-		Amount:   stripe.Int64(req.Amount),
-		Currency: stripe.String(s.currencyOr(req.Currency)),
-	}
-	if req.Description != "" {
-		params.Description = stripe.String(req.Description)
-	}
+	params := &stripe.PaymentIntentParams{}
+	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	if req.PaymentMethod != "" {
 		params.PaymentMethod = stripe.String(req.PaymentMethod)
 	}
-	s.common(ctx, &params.Params, req.Metadata, req.IdempotencyKey)
 	pi, err := s.stripe.PaymentIntents.New(params)
 	if err != nil {
 		return Result{}, upstream("stripe payment intent", err)
@@ -135,21 +124,24 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequ
 	return s.result(pi.ID, pi.LastResponse), nil
 }
 
-func (s *Service) currencyOr(c string) string {
-	if c == "" {
-		return s.currency
+// fields sets what every payment's parameters carry and returns the amount,
+// currency and description parameters.
+func (s *Service) fields(ctx context.Context, p *stripe.Params, pay Payment) (amount *int64, currency, description *string) {
+	currency = stripe.String(s.currency)
+	if pay.Currency != "" {
+		currency = stripe.String(pay.Currency)
 	}
-	return c
-}
-
-func (s *Service) common(ctx context.Context, p *stripe.Params, metadata map[string]string, idempotencyKey string) {
+	if pay.Description != "" {
+		description = stripe.String(pay.Description)
+	}
 	p.Context = ctx
-	for k, v := range metadata {
+	for k, v := range pay.Metadata {
 		p.AddMetadata(k, v)
 	}
-	if idempotencyKey != "" {
-		p.SetIdempotencyKey(idempotencyKey)
+	if pay.IdempotencyKey != "" {
+		p.SetIdempotencyKey(pay.IdempotencyKey)
 	}
+	return stripe.Int64(pay.Amount), currency, description
 }
 
 // upstream keeps Stripe's own errors as they are and marks every other
