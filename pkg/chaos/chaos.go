@@ -137,8 +137,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Seed: cfg.Seed, Config: cfg, Started: origin, Stream: streamEnd.Sub(origin), Faults: faults}
 	qctx, cancelQ := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelQ()
-	if err := r.check(qctx, pool, send, subs, origin); err != nil {
+	if err := r.check(qctx, pool, []string{c.brokerAddr}, send, subs, origin); err != nil {
 		return nil, err
+	}
+	if r.Missing > 0 {
+		r.WriterGroup = describeWriterGroup([]string{c.brokerAddr})
 	}
 	cancelRun()
 	bg.Wait()

@@ -30,7 +30,11 @@ type Config struct {
 	// transaction; the rest are other objects nobody listens to.
 	SubscribedShare float64
 	Rounds          int // every fault happens this many times
-	Duplicates      int // accepted events sent again by one duplicate-delivery fault
+	// Only keeps the faults named here ("kill event-writer-2", "restart
+	// broker", "cut postgres", "duplicates"), to chase one finding; empty
+	// keeps all.
+	Only       []string
+	Duplicates int // accepted events sent again by one duplicate-delivery fault
 
 	Writers    int // event-writer instances (default 2)
 	Notifiers  int // notifier instances (default 2)

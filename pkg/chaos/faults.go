@@ -94,6 +94,21 @@ func (f *faulter) apply(ctx context.Context, fault Fault) FaultResult {
 		default: // an event-writer
 			healed = func() bool { return f.store.caughtUp(t0) }
 		}
+	case CrashLoop:
+		comp := f.c.component(fault.Target)
+		comp.kill()
+		sleep(ctx, fault.Down)
+		if err = comp.start(hctx); err != nil {
+			break
+		}
+		sleep(ctx, time.Duration(f.rng.Int64N(int64(2*time.Second))))
+		comp.kill()
+		sleep(ctx, fault.Down)
+		if err = comp.start(hctx); err != nil {
+			break
+		}
+		res.Ready = time.Since(t0)
+		healed = func() bool { return f.store.caughtUp(t0) }
 	case CutPostgres:
 		f.c.proxy.Cut()
 		sleep(ctx, fault.Down)
@@ -111,6 +126,10 @@ func (f *faulter) apply(ctx context.Context, fault Fault) FaultResult {
 	res.OK = err == nil
 	if err != nil {
 		res.Note = fmt.Sprintf("NOT HEALED within %s: %v", f.cfg.HealTimeout, err)
+		if fault.Kind != Duplicates && !isNotifier(fault.Target) {
+			res.Note += fmt.Sprintf("; %d accepted events not stored; %s",
+				f.store.pendingCount(), describeWriterGroup([]string{f.c.brokerAddr}))
+		}
 	}
 	return res
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
 // Report is what a run found.
@@ -37,6 +40,12 @@ type Report struct {
 	DuplicateRows int      // rows beyond one per event id
 	MissingIDs    []string // the first few, "evt_…@<seconds after the stream started>"
 
+	// The events topic, read at the end: where a lost event was lost.
+	TopicMessages int      // messages on stripe.events.v1
+	NotInTopic    int      // accepted, yet not on the topic: ingest answered 2xx for what was not durable
+	LostAt        []string // the first few missing events: "evt_… p<partition>@<offset>" or "evt_… not on the topic"
+	WriterGroup   string   // the writers' consumer group at the end, when events are missing
+
 	Subscribers []SubscriberResult
 	Faults      []FaultResult
 	StopErr     string // services that did not stop cleanly on SIGTERM at the end
@@ -57,7 +66,7 @@ type SubscriberResult struct {
 	MissingIDs []string
 }
 
-func (r *Report) check(ctx context.Context, pool *pgxpool.Pool, send *sender, subs []*subscriber, origin time.Time) error {
+func (r *Report) check(ctx context.Context, pool *pgxpool.Pool, brokers []string, send *sender, subs []*subscriber, origin time.Time) error {
 	events := send.snapshot()
 	r.Sent = len(events)
 	r.Attempts, r.FailedAttempts = send.attempts.Load(), send.failed.Load()
@@ -88,6 +97,33 @@ func (r *Report) check(ctx context.Context, pool *pgxpool.Pool, send *sender, su
 			if len(r.MissingIDs) < 10 {
 				r.MissingIDs = append(r.MissingIDs, fmt.Sprintf("%s@%.2fs", ev.ID, ev.Accepted.Sub(origin).Seconds()))
 			}
+		}
+	}
+
+	msgs, err := kafka.ReadTopic(ctx, brokers, kafka.DefaultTopic)
+	if err != nil {
+		return fmt.Errorf("read the events topic: %w", err)
+	}
+	r.TopicMessages = len(msgs)
+	where := map[string]string{}
+	for _, m := range msgs {
+		for _, h := range m.Headers {
+			if string(h.Key) == stripeevent.HeaderEventID {
+				where[string(h.Value)] = fmt.Sprintf("p%d@%d", m.Partition, m.Offset)
+			}
+		}
+	}
+	for _, ev := range events {
+		if ev.Accepted.IsZero() {
+			continue
+		}
+		at, ok := where[ev.ID]
+		if !ok {
+			r.NotInTopic++
+			at = "not on the topic"
+		}
+		if counts[ev.ID] == 0 && len(r.LostAt) < 10 {
+			r.LostAt = append(r.LostAt, ev.ID+" "+at)
 		}
 	}
 
@@ -128,6 +164,12 @@ func (r *Report) Failures() []string {
 	}
 	if r.Missing > 0 {
 		f = append(f, fmt.Sprintf("%d accepted events are not in stripe_events (lost), e.g. %s", r.Missing, strings.Join(r.MissingIDs, " ")))
+	}
+	if r.NotInTopic > 0 {
+		f = append(f, fmt.Sprintf("%d accepted events are not on the events topic (answered 2xx without being durable)", r.NotInTopic))
+	}
+	if len(r.LostAt) > 0 {
+		f = append(f, "where the lost events are on the topic: "+strings.Join(r.LostAt, ", ")+"; "+r.WriterGroup)
 	}
 	if r.Extra > 0 {
 		f = append(f, fmt.Sprintf("%d rows in stripe_events are events this run never sent", r.Extra))
@@ -186,6 +228,7 @@ func (r *Report) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "check\tgot\twant\t")
 	fmt.Fprintf(tw, "events accepted (2xx) / sent\t%d / %d\tall\t%s\n", r.Accepted, r.Sent, verdict(r.Unaccepted == 0))
+	fmt.Fprintf(tw, "accepted, not on the events topic (%d messages)\t%d\t0\t%s\n", r.TopicMessages, r.NotInTopic, verdict(r.NotInTopic == 0))
 	fmt.Fprintf(tw, "rows in stripe_events\t%d\t%d (= accepted)\t%s\n", r.Rows, r.Accepted, verdict(r.Rows == r.Accepted && r.Missing == 0 && r.Extra == 0))
 	fmt.Fprintf(tw, "  accepted, not stored (lost)\t%d\t0\t%s\n", r.Missing, verdict(r.Missing == 0))
 	fmt.Fprintf(tw, "  stored, never sent\t%d\t0\t%s\n", r.Extra, verdict(r.Extra == 0))

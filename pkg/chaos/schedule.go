@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -15,6 +16,10 @@ const (
 	RestartBroker Kind = "restart"    // SIGKILL the broker process, restart it on its data folder after Down
 	CutPostgres   Kind = "cut"        // cut PostgreSQL off the writers for Down
 	Duplicates    Kind = "duplicates" // send already-accepted events again
+	// CrashLoop kills a service, restarts it, kills it again within two
+	// seconds of ready (mid consumer-group join) and restarts it. Opt-in
+	// through Config.Only ("crashloop event-writer-1").
+	CrashLoop Kind = "crashloop"
 )
 
 // Fault is one planned break.
@@ -51,6 +56,21 @@ func Schedule(cfg Config) []Fault {
 		Fault{Kind: CutPostgres, Target: "postgres"},
 		Fault{Kind: Duplicates, Target: "webhook-ingest"},
 	)
+	if len(cfg.Only) > 0 {
+		for i := 1; i <= cfg.Writers; i++ {
+			kinds = append(kinds, Fault{Kind: CrashLoop, Target: fmt.Sprintf("event-writer-%d", i)})
+		}
+		kinds = slices.DeleteFunc(kinds, func(f Fault) bool {
+			name := string(f.Kind) + " " + f.Target
+			if f.Kind == Duplicates {
+				name = string(Duplicates)
+			}
+			return !slices.Contains(cfg.Only, name)
+		})
+		if len(kinds) == 0 {
+			return nil
+		}
+	}
 	stream := time.Duration(float64(cfg.Events) / cfg.Rate * float64(time.Second))
 	n := len(kinds) * cfg.Rounds
 	// Faults fill the middle 80% of the stream, so the first events see a
@@ -64,7 +84,7 @@ func Schedule(cfg Config) []Fault {
 			i := r*len(kinds) + j
 			f.At = stream/10 + time.Duration(i)*slot + time.Duration(rng.Float64()*float64(slot/2))
 			switch f.Kind {
-			case KillService:
+			case KillService, CrashLoop:
 				// From an immediate restart up to ServiceDown.
 				f.Down = time.Duration(rng.Float64() * float64(cfg.ServiceDown))
 			case RestartBroker:

@@ -42,3 +42,18 @@ func TestScheduleHasEveryFaultEachRoundWithinTheStream(t *testing.T) {
 		t.Fatalf("faults = %v, want %v", got, want)
 	}
 }
+
+func TestScheduleOnlyKeepsTheNamedFaults(t *testing.T) {
+	cfg := Small(1)
+	cfg.Rounds = 3
+	cfg.Only = []string{"kill event-writer-2", "duplicates"}
+	s := Schedule(cfg)
+	if len(s) != 6 {
+		t.Fatalf("got %d faults, want 6: %v", len(s), s)
+	}
+	for _, f := range s {
+		if f.String() != "kill event-writer-2" && f.Kind != Duplicates {
+			t.Errorf("unexpected fault %s", f)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 // subscriber is a websocket client following one transaction, as a browser
 // waiting for its payment would: when the connection drops it dials again
-// (its home notifier first, then the others, as a load balancer would route)
+// (its home notifier while it may be restarting, then the others, as a load balancer would route)
 // and subscribes again, trusting the notifier's recovery window to replay
 // what it missed. It deduplicates by event id.
 type subscriber struct {
@@ -37,8 +37,9 @@ func (s *subscriber) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	attempt := 0
 	for ctx.Err() == nil {
-		// Three tries at home, then three at the next one, and so on.
-		url := s.urls[(s.home+attempt/3)%len(s.urls)]
+		// homeTries at home (about 4.5 s of backoff, longer than a restart
+		// takes, so the clients stay spread), then as many at the next one.
+		url := s.urls[(s.home+attempt/homeTries)%len(s.urls)]
 		err := s.session(ctx, dialer, url)
 		if ctx.Err() != nil {
 			return
@@ -60,6 +61,8 @@ func (s *subscriber) run(ctx context.Context) {
 }
 
 var errDropped = fmt.Errorf("connection dropped")
+
+const homeTries = 8
 
 // session is one connection: dial, subscribe, read until it ends. It returns
 // errDropped when a subscribed connection ended.

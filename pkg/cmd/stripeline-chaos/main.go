@@ -67,6 +67,12 @@ func realMain(ctx context.Context, args []string) (failed bool, err error) {
 		c.Env = append(c.Env, v)
 		return nil
 	})
+	fs.Func("faults", "only these faults, comma-separated (\"kill event-writer-2,restart broker,cut postgres,duplicates\"); default all", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			c.Only = append(c.Only, strings.TrimSpace(f))
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return false, err
 	}
@@ -135,4 +141,5 @@ func override(cfg *chaos.Config, f chaos.Config) {
 	setD(&cfg.RecoveryWindow, f.RecoveryWindow)
 	cfg.LenientDelivery = f.LenientDelivery
 	cfg.Env = f.Env
+	cfg.Only = f.Only
 }
