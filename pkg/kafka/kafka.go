@@ -82,6 +82,11 @@ func ConsumerSarama(clientID string, initial int64) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Enable = true
 	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
 	c.Consumer.MaxWaitTime = 100 * time.Millisecond
+	// Below Net.ReadTimeout (30 s): a JoinGroup that waits longer than its
+	// read deadline is sent again, and kfake restarts the rebalance's wait on
+	// every join, so a member killed mid-join (never rejoining) kept the group
+	// in PreparingRebalance for good: no partition consumed (docs/chaos.md).
+	c.Consumer.Group.Rebalance.Timeout = 20 * time.Second
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
 	return c
 }
