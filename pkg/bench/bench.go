@@ -117,9 +117,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		name string
 		fn   func(context.Context, *Results) error
 	}{
+		// Memory first, while no event has reached the notifier's window.
+		{"notifier memory", b.notifierMemory},
 		{"api", b.api},
 		{"ingest", b.ingest},
-		{"notifier", b.notifier},
+		{"notifier latency", b.notifierLatency},
 		{"writer", b.writer},
 	}
 	for _, s := range steps {

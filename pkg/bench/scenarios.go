@@ -85,7 +85,7 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 	}
 	// The same events (same seed, same count), to a topic no service reads.
 	n := r.Ingest.Service.Sent
-	msgs := producerMessages(b.cfg.Seed, n, "bench.ceiling."+strconv.FormatUint(b.cfg.Seed, 36))
+	msgs := producerMessages(b.cfg.Seed, 0, n, "bench.ceiling."+strconv.FormatUint(b.cfg.Seed, 36))
 	rate, err := saramaBatches(ctx, b.stack.Config.KafkaBrokers, msgs)
 	if err != nil {
 		return err
@@ -95,13 +95,14 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 	return nil
 }
 
-// producerMessages generates n events of seed as ingest would publish them.
-func producerMessages(seed uint64, n int, topic string) []*sarama.ProducerMessage {
-	g := loadgen.Seeded(seed)
+// producerMessages is what the load generator sends with seed and pool (0:
+// its default), n messages of it, as ingest would publish them.
+func producerMessages(seed uint64, pool, n int, topic string) []*sarama.ProducerMessage {
+	events := loadgen.Cycle(seed, pool, n)
 	now := time.Now()
 	msgs := make([]*sarama.ProducerMessage, n)
 	for i := range msgs {
-		msgs[i] = g.Random().Message(topic, now)
+		msgs[i] = events[i%len(events)].Message(topic, now)
 	}
 	return msgs
 }
@@ -137,8 +138,8 @@ type Notifier struct {
 	Max          loadgen.EndToEndResult `json:"max"`
 }
 
-func (b *run) notifier(ctx context.Context, r *Results) error {
-	n := r.Notifier
+func (b *run) notifierMemory(ctx context.Context, r *Results) error {
+	n := &r.Notifier
 	n.Connections = b.cfg.Connections
 	pid := b.stack.Service("notifier").Pid()
 	var err error
@@ -177,7 +178,11 @@ func (b *run) notifier(ctx context.Context, r *Results) error {
 		return err
 	}
 	n.PerConnKiB = float64(n.RSSAfterKiB-n.RSSBeforeKiB) / float64(b.cfg.Connections)
+	return nil
+}
 
+func (b *run) notifierLatency(ctx context.Context, r *Results) error {
+	n := &r.Notifier
 	common := []string{"--url", b.stack.URL("webhook-ingest") + "/webhooks/stripe", "--secret", b.stack.Config.WebhookSecret,
 		"--ws", "ws://" + b.stack.Config.Addrs["notifier"] + "/ws", "--token-secret", b.stack.Config.SubscriptionTokenSecret,
 		"--subscribers", strconv.Itoa(b.cfg.E2ESubscribers), "--duration", b.cfg.E2EDuration.String(),
@@ -192,7 +197,6 @@ func (b *run) notifier(ctx context.Context, r *Results) error {
 		"--seed", strconv.FormatUint(b.cfg.Seed+3, 10)}, common...)...); err != nil {
 		return err
 	}
-	r.Notifier = n
 	return nil
 }
 
@@ -229,7 +233,7 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 		return err
 	}
 	seed := b.cfg.Seed + 2
-	msgs := producerMessages(seed, w.Events, b.stack.Config.Topic)
+	msgs := producerMessages(seed, w.Events, w.Events, b.stack.Config.Topic) // all distinct
 	if _, err := saramaBatches(ctx, b.stack.Config.KafkaBrokers, msgs); err != nil {
 		return err
 	}

@@ -48,10 +48,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Everything random derives from the seed: the transactions, the events
 	// and their order, the schedule, the duplicates picked.
-	gen, err := loadgen.NewGenerator(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
+	gen := loadgen.Seeded(cfg.Seed)
 	pick := rand.New(rand.NewPCG(cfg.Seed, 0x50b))
 	subs := make([]*subscriber, cfg.Subscribers)
 	for i := range subs {

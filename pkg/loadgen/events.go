@@ -64,12 +64,6 @@ type Generator struct {
 	rng *rand.Rand
 }
 
-// NewGenerator returns a generator seeded with seed. (The error is always
-// nil: the fixtures are checked when the program starts.)
-func NewGenerator(seed uint64) (*Generator, error) {
-	return Seeded(seed), nil
-}
-
 // Seeded returns a generator seeded with seed.
 func Seeded(seed uint64) *Generator {
 	return &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}

@@ -109,11 +109,30 @@ type WebhookConfig struct {
 	Load
 	URL    string // e.g. http://127.0.0.1:8081/webhooks/stripe
 	Secret string // the endpoint's signing secret
-	// Next returns the event to send; nil uses a Generator of Seed.
+	// Next returns the event to send; nil cycles through Pool events made by
+	// a Generator of Seed before the clock starts (generating an event costs
+	// more CPU than verifying it: done during the run, it would be the load
+	// generator that is measured).
 	Next func() Event
 	Seed uint64
+	Pool int // default DefaultPool
 	// OnSent is called after each answer (for end-to-end bookkeeping).
 	OnSent func(ev Event, status int)
+}
+
+// DefaultPool is how many distinct events a run cycles through.
+const DefaultPool = 20_000
+
+// Cycle returns the events a run of seed sends, in order, before they repeat:
+// pool of them (DefaultPool when 0), or count when that is fewer.
+func Cycle(seed uint64, pool, count int) []Event {
+	if pool <= 0 {
+		pool = DefaultPool
+	}
+	if count > 0 {
+		pool = min(pool, count)
+	}
+	return Seeded(seed).Events(pool)
 }
 
 // NewClient is an HTTP client that keeps a connection per sender.
@@ -128,7 +147,9 @@ func NewClient(concurrency int) *http.Client {
 func SendWebhooks(ctx context.Context, cfg WebhookConfig) (Result, error) {
 	next := cfg.Next
 	if next == nil {
-		next = Seeded(cfg.Seed).Random
+		pool := Cycle(cfg.Seed, cfg.Pool, cfg.Count)
+		var i atomic.Int64
+		next = func() Event { return pool[int(i.Add(1)-1)%len(pool)] }
 	}
 	client := NewClient(cfg.Concurrency)
 	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {

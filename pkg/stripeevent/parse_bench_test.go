@@ -10,10 +10,7 @@ import (
 // BenchmarkParse reads a realistic 3.5 KB charge.succeeded; ingest parses
 // every webhook, so this is most of its CPU per request.
 func BenchmarkParse(b *testing.B) {
-	g, err := loadgen.NewGenerator(1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := loadgen.Seeded(1)
 	body := g.Charge("charge.succeeded", "ch_bench").Body
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()

@@ -47,6 +47,7 @@ func realMain(ctx context.Context, args []string) error {
 		duration    = fs.Duration("duration", 10*time.Second, "how long to send")
 		count       = fs.Int("count", 0, "stop after this many requests (0: no limit)")
 		seed        = fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the generated events")
+		pool        = fs.Int("pool", loadgen.DefaultPool, "distinct events generated before the run, sent in turn (webhooks)")
 		subscribers = fs.Int("subscribers", 1000, "websocket subscribers (e2e)")
 		n           = fs.Int("n", 1000, "connections to hold (connections)")
 		drain       = fs.Duration("drain", 10*time.Second, "how long to wait for the last deliveries (e2e)")
@@ -67,7 +68,7 @@ func realMain(ctx context.Context, args []string) error {
 		if *secret == "" {
 			return fmt.Errorf("--secret is required")
 		}
-		res, err := loadgen.SendWebhooks(ctx, loadgen.WebhookConfig{Load: load, URL: *url, Secret: *secret, Seed: *seed})
+		res, err := loadgen.SendWebhooks(ctx, loadgen.WebhookConfig{Load: load, URL: *url, Secret: *secret, Seed: *seed, Pool: *pool})
 		if err != nil {
 			return err
 		}
@@ -101,10 +102,7 @@ func realMain(ctx context.Context, args []string) error {
 // hold opens n subscribed idle connections, says so on stdout, and keeps them
 // until stdin closes or the process is told to stop.
 func hold(ctx context.Context, ws string, n int, seed uint64, token func(string) string) error {
-	g, err := loadgen.NewGenerator(seed)
-	if err != nil {
-		return err
-	}
+	g := loadgen.Seeded(seed)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = g.ID("ch_")
