@@ -14,6 +14,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -224,6 +225,23 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 		return n, err
 	}
 
+	// The writer first catches up with what the earlier steps published, so
+	// that the backlog below is all it drains.
+	b.log.printf("waiting for the writer to catch up")
+	for {
+		lag, err := kafka.GroupLag(b.stack.Config.KafkaBrokers, "event-writer", b.stack.Config.Topic)
+		if err != nil {
+			return err
+		}
+		if lag == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	// The backlog: the writer is stopped while it is published.
 	if err := b.stack.Service("event-writer").Stop(30 * time.Second); err != nil {
 		return err
