@@ -24,6 +24,7 @@ type conn struct {
 	subs     []*hub.Subscription // a handful at most: a slice is smaller than a map
 	unpinned int
 	nextID   int
+	pingSlot uint8 // which of the server's ping ticks pings this connection
 }
 
 func (c *conn) readLoop() {

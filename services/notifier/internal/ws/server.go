@@ -79,6 +79,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	nextSlot uint8 // the ping slot of the next connection
 	draining bool
 	wg       sync.WaitGroup
 }
@@ -141,6 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{srv: s, ws: wsc}
 	s.mu.Lock()
+	c.pingSlot, s.nextSlot = s.nextSlot, (s.nextSlot+1)%pingSlots
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	go func() {
@@ -152,18 +154,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Run pings every connection each PingInterval until ctx ends, then sends
-// every client a going-away close frame (1001), so it reconnects to another
-// instance, and waits up to grace for the connections to end.
+// pingSlots spread the pings over the interval: one slot of the connections
+// is pinged at each of pingSlots ticks, so that 10,000 connections do not
+// all wake a writer at the same moment and delay the deliveries behind them.
+const pingSlots = 16
+
+// Run pings every connection once each PingInterval until ctx ends, then
+// sends every client a going-away close frame (1001), so it reconnects to
+// another instance, and waits up to grace for the connections to end.
 func (s *Server) Run(ctx context.Context, grace time.Duration) error {
-	t := time.NewTicker(s.cfg.PingInterval)
+	t := time.NewTicker(max(s.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
+	var slot uint8
 	for {
 		select {
 		case <-t.C:
 			for _, c := range s.snapshot() {
-				c.ping()
+				if c.pingSlot == slot {
+					c.ping()
+				}
 			}
+			slot = (slot + 1) % pingSlots
 		case <-ctx.Done():
 			s.shutdown(grace)
 			return nil
