@@ -60,6 +60,10 @@ func histogramSVG(s loadgen.Summary, title string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="22" font-size="14">%s</text>`+"\n", left, escape(title))
+	// From the first bucket with a sample: the empty fast end says nothing.
+	for len(s.Buckets) > 0 && s.Buckets[0] == 0 {
+		s.Buckets, s.BucketUpperMs = s.Buckets[1:], s.BucketUpperMs[1:]
+	}
 	maxN := 0
 	for _, n := range s.Buckets {
 		maxN = max(maxN, n)

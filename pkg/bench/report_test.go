@@ -1,0 +1,68 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripeline/stripeline/pkg/loadgen"
+)
+
+func TestHistogramSVG(t *testing.T) {
+	var d []time.Duration
+	for i := range 1000 {
+		d = append(d, time.Duration(1+i%7)*time.Millisecond)
+	}
+	d = append(d, 250*time.Millisecond)
+	s := loadgen.Summarize(d)
+	svg := histogramSVG(s, "a <title> & more")
+	var doc struct {
+		Rects []struct {
+			Height string `xml:"height,attr"`
+		} `xml:"rect"`
+	}
+	if err := xml.Unmarshal([]byte(svg), &doc); err != nil {
+		t.Fatalf("not well-formed SVG: %v\n%s", err, svg)
+	}
+	bars, tall := 0, 0
+	for _, r := range doc.Rects[1:] { // the first is the background
+		bars++
+		if h, err := strconv.ParseFloat(r.Height, 64); err == nil && h > 0 {
+			tall++
+		}
+	}
+	if bars != len(s.Buckets)-firstNonEmpty(s.Buckets) || tall != 8 {
+		t.Fatalf("%d bars (%d with samples), want one per bucket from the first sample and 8 with samples", bars, tall)
+	}
+	for _, want := range []string{"p50", "p99", "&lt;title&gt; &amp; more"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+}
+
+func firstNonEmpty(b []int) int {
+	for i, n := range b {
+		if n > 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+func TestTableShowsEveryFigureBesideItsCeiling(t *testing.T) {
+	r := &Results{Config: Config{IngestSenders: 64, E2ERate: 1000, APIConcurrency: 8}}
+	r.Ingest.Service.PerSecond, r.Ingest.SaramaPerSecond, r.Ingest.Ratio = 5000, 50000, 0.1
+	r.Writer = Writer{Events: 100000, PerSecond: 15000, CopyFromPerSecond: 18000, Ratio: 0.83}
+	r.Notifier.Connections, r.Notifier.PerConnKiB = 10000, 8.5
+	var b bytes.Buffer
+	Table(&b, r)
+	for _, want := range []string{"5000/s", "50000/s bare Sarama", "0.10", "15000/s", "18000/s bare CopyFrom", "0.83", "8.5 KiB", "10000 conns"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
