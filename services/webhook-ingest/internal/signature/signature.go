@@ -2,20 +2,21 @@
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">[,v1=…]", one v1 per
 // secret active at Stripe while the endpoint's secret is being rolled.
 //
-// stripe-go's webhook.ValidatePayload is not used because it cannot tell the
-// cases apart that the service must answer differently, and accepts what the
-// service must refuse: a header without t= counts as "too old", a timestamp
-// in the future is accepted whatever its distance, and it checks one secret.
+// The HMAC itself is checked by stripe-go (webhook.ValidatePayload's
+// signature check, once per configured secret). The rest is ours, because
+// stripe-go cannot tell apart the cases the service must answer differently
+// and accepts what the service must refuse: a header without t= counts as
+// "too old", a timestamp in the future is accepted whatever its distance,
+// and it checks one secret at a time.
 package signature
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
 )
 
 // Why a header was refused. Every error Verify returns is one of these.
@@ -29,18 +30,14 @@ var (
 
 // Verifier checks signatures against every configured secret.
 type Verifier struct {
-	secrets   [][]byte
+	secrets   []string
 	tolerance time.Duration
 }
 
 // New returns a Verifier for secrets (whsec_… strings, used as given, as
 // Stripe does) accepting timestamps within tolerance of the clock, either way.
 func New(secrets []string, tolerance time.Duration) *Verifier {
-	v := &Verifier{tolerance: tolerance}
-	for _, s := range secrets {
-		v.secrets = append(v.secrets, []byte(s))
-	}
-	return v
+	return &Verifier{secrets: secrets, tolerance: tolerance}
 }
 
 // Verify reports whether header signs body with one of the secrets at a
@@ -50,11 +47,11 @@ func (v *Verifier) Verify(body []byte, header string, now time.Time) error {
 	if header == "" {
 		return ErrMissing
 	}
-	ts, sigs, err := parse(header)
+	ts, err := parse(header)
 	if err != nil {
 		return err
 	}
-	if !v.matches(body, ts, sigs) {
+	if !v.matches(body, header) {
 		return ErrNoMatch
 	}
 	signedAt := time.Unix(ts, 0)
@@ -67,52 +64,43 @@ func (v *Verifier) Verify(body []byte, header string, now time.Time) error {
 	return nil
 }
 
-func (v *Verifier) matches(body []byte, ts int64, sigs [][]byte) bool {
-	prefix := strconv.AppendInt(nil, ts, 10)
-	prefix = append(prefix, '.')
+// matches reports whether one of the header's v1 signatures is the HMAC of
+// its timestamp and body under one of the secrets (the age is checked apart).
+func (v *Verifier) matches(body []byte, header string) bool {
 	for _, secret := range v.secrets {
-		m := hmac.New(sha256.New, secret)
-		m.Write(prefix)
-		m.Write(body)
-		want := m.Sum(nil)
-		for _, sig := range sigs {
-			if hmac.Equal(want, sig) {
-				return true
-			}
+		if webhook.ValidatePayloadIgnoringTolerance(body, header, secret) == nil {
+			return true
 		}
 	}
 	return false
 }
 
-// parse reads the timestamp and the v1 signatures. Unknown schemes (v0, …)
-// are skipped, as Stripe documents; a v1 value that is not hex cannot match
-// and is skipped too.
-func parse(header string) (ts int64, sigs [][]byte, err error) {
+// parse reads the timestamp and checks the header's shape. Unknown schemes
+// (v0, …) are skipped, as Stripe documents; a v1 value that is not hex
+// cannot match and is left to the signature check.
+func parse(header string) (ts int64, err error) {
 	var haveT, haveV1 bool
 	for pair := range strings.SplitSeq(header, ",") {
 		k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok {
-			return 0, nil, ErrMalformed
+			return 0, ErrMalformed
 		}
 		switch k {
 		case "t":
 			if haveT {
-				return 0, nil, ErrMalformed
+				return 0, ErrMalformed
 			}
 			ts, err = strconv.ParseInt(val, 10, 64)
 			if err != nil || ts <= 0 {
-				return 0, nil, ErrMalformed
+				return 0, ErrMalformed
 			}
 			haveT = true
 		case "v1":
 			haveV1 = true
-			if sig, err := hex.DecodeString(val); err == nil && len(sig) == sha256.Size {
-				sigs = append(sigs, sig)
-			}
 		}
 	}
 	if !haveT || !haveV1 {
-		return 0, nil, ErrMalformed
+		return 0, ErrMalformed
 	}
-	return ts, sigs, nil
+	return ts, nil
 }
