@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 // stack is the pipeline every test in this package talks to; each test
@@ -40,7 +39,7 @@ func runMain(m *testing.M) int {
 	}
 	dbName := "stripeline_e2e_" + devstack.RandomHex(4)
 	dbURL = "postgres://postgres@127.0.0.1:5432/" + dbName + "?sslmode=disable"
-	defer dropDatabase(dbName)
+	defer testenv.DropDatabase(dbName)
 
 	logs := filepath.Join(tmp, "logs")
 	_ = os.MkdirAll(logs, 0o755)
@@ -81,15 +80,4 @@ func dumpLogs(dir string) {
 		}
 		fmt.Fprintf(os.Stderr, "==== %s ====\n%s\n", e.Name(), b)
 	}
-}
-
-func dropDatabase(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }

@@ -307,21 +307,15 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 	return nil
 }
 
+// resetDatabase drops the bench's database (the stack creates it again), so
+// that the run starts from an empty table.
 func resetDatabase(ctx context.Context, url string) error {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return err
 	}
-	name := cfg.Database
-	if !strings.Contains(name, "bench") {
-		return fmt.Errorf("refusing to drop database %q: the bench database's name must contain \"bench\"", name)
+	if !strings.Contains(cfg.Database, "bench") {
+		return fmt.Errorf("refusing to drop database %q: the bench database's name must contain \"bench\"", cfg.Database)
 	}
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	return err
+	return pgstore.DropDatabase(ctx, url)
 }

@@ -12,13 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 )
 
@@ -275,39 +273,8 @@ func (c *cluster) stop() error {
 // recreateDatabase drops the run's database and creates it empty: rows of an
 // earlier run would read as extra rows.
 func recreateDatabase(ctx context.Context, dbURL string) error {
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
+	if err := pgstore.DropDatabase(ctx, dbURL); err != nil {
 		return err
 	}
-	name := cfg.Database
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	for _, q := range []string{"DROP DATABASE IF EXISTS %s WITH (FORCE)", "CREATE DATABASE %s"} {
-		if _, err := conn.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{name}.Sanitize())); err != nil {
-			return fmt.Errorf("%s: %w", strings.Fields(q)[0], err)
-		}
-	}
-	return nil
-}
-
-// DropDatabase removes the run's database (the program does it unless asked
-// to keep it; the test does it when it ends).
-func DropDatabase(ctx context.Context, dbURL string) error {
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		return err
-	}
-	name := cfg.Database
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	return err
+	return pgstore.EnsureDatabase(ctx, dbURL)
 }

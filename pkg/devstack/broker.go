@@ -7,7 +7,9 @@ package devstack
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -91,4 +93,23 @@ func FreeAddr() (string, error) {
 		return "", err
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
+}
+
+// BrokersOr returns the comma-separated brokers when any are given, or else
+// starts an embedded broker persisted in a temporary folder; stop releases
+// what it started. Tools that measure against "a broker" use it.
+func BrokersOr(brokers string) (addrs []string, stop func(), err error) {
+	if brokers != "" {
+		return strings.Split(brokers, ","), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "stripeline-broker-")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 4})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return []string{b.Addr()}, func() { b.Close(); os.RemoveAll(dir) }, nil
 }

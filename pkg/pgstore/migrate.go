@@ -117,15 +117,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // EnsureDatabase creates the database named in url when it does not exist,
 // connecting to the server's postgres database to do so.
 func EnsureDatabase(ctx context.Context, url string) error {
-	cfg, err := pgx.ParseConfig(url)
+	conn, name, err := serverConn(ctx, url)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	name := cfg.Database
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to postgres: %w", err)
+		return err
 	}
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
@@ -134,4 +128,32 @@ func EnsureDatabase(ctx context.Context, url string) error {
 		return nil
 	}
 	return err
+}
+
+// DropDatabase drops the database named in url, if it exists, closing the
+// sessions still connected to it. Tests and tools that own a database use it.
+func DropDatabase(ctx context.Context, url string) error {
+	conn, name, err := serverConn(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	return err
+}
+
+// serverConn connects to the server of url through its postgres database,
+// and returns the name of url's own database.
+func serverConn(ctx context.Context, url string) (*pgx.Conn, string, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	name := cfg.Database
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to postgres: %w", err)
+	}
+	return conn, name, nil
 }

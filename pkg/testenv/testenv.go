@@ -109,16 +109,11 @@ func EmptyDatabase(t testing.TB) string {
 	return DatabaseURL(name)
 }
 
-// DropDatabase drops a database, disconnecting its sessions.
+// DropDatabase drops a database of the test server, disconnecting its sessions.
 func DropDatabase(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, ServerURL())
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	_ = pgstore.DropDatabase(ctx, DatabaseURL(name))
 }
 
 func serverConn(ctx context.Context, t testing.TB) *pgx.Conn {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/chaos"
+	"github.com/stripeline/stripeline/pkg/pgstore"
 )
 
 func main() {
@@ -96,7 +97,7 @@ func realMain(ctx context.Context, args []string) (failed bool, err error) {
 	if !*keep {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = chaos.DropDatabase(dctx, cfg.DatabaseURL)
+		_ = pgstore.DropDatabase(dctx, cfg.DatabaseURL)
 	}
 	if err != nil {
 		return false, err

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
@@ -55,21 +54,12 @@ func realMain(ctx context.Context) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	if *brokers != "" {
-		cfg.Brokers = strings.Split(*brokers, ",")
-	} else {
-		dir, err := os.MkdirTemp("", "event-writer-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 4})
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		cfg.Brokers = []string{b.Addr()}
+	brokerList, stop, err := devstack.BrokersOr(*brokers)
+	if err != nil {
+		return err
 	}
+	defer stop()
+	cfg.Brokers = brokerList
 	res, err := drainbench.Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
@@ -49,21 +48,12 @@ func run(ctx context.Context) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	if *brokers != "" {
-		cfg.Brokers = strings.Split(*brokers, ",")
-	} else {
-		dir, err := os.MkdirTemp("", "ingest-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 4})
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		cfg.Brokers = []string{b.Addr()}
+	brokerList, stop, err := devstack.BrokersOr(*brokers)
+	if err != nil {
+		return err
 	}
+	defer stop()
+	cfg.Brokers = brokerList
 	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
