@@ -1,17 +1,17 @@
-// Package kafka holds the Kafka contract of stripeline (topics, keys, client
-// settings) and builds watermill publishers and subscribers that honour it.
+// Package kafka holds the Kafka contract of stripeline (topics, keys, headers
+// through watermill-kafka's marshaler, client settings), the batching
+// watermill publisher ingest answers through, and small tools over topics
+// and groups (lag, reading a topic whole).
 package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -96,33 +96,6 @@ func ConsumerSarama(clientID string, initial int64) *sarama.Config {
 var Marshaler = wmkafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
 	return msg.Metadata.Get(stripeevent.HeaderObjectID), nil
 })
-
-// NewPublisher builds a publisher whose Publish returns only after the broker
-// acknowledged with all in-sync replicas.
-func NewPublisher(cfg Config, clientID string, logger *slog.Logger) (*wmkafka.Publisher, error) {
-	return wmkafka.NewPublisher(wmkafka.PublisherConfig{
-		Brokers:               cfg.Brokers,
-		Marshaler:             Marshaler,
-		OverwriteSaramaConfig: ProducerSarama(clientID),
-	}, watermill.NewSlogLogger(logger))
-}
-
-// NewSubscriber builds a subscriber. An empty group reads every partition
-// (broadcast, for the notifier); otherwise partitions are shared in the group.
-func NewSubscriber(cfg Config, group string, initial int64, logger *slog.Logger) (*wmkafka.Subscriber, error) {
-	clientID := group
-	if clientID == "" {
-		clientID = "stripeline"
-	}
-	return wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
-		Brokers:               cfg.Brokers,
-		Unmarshaler:           Marshaler,
-		ConsumerGroup:         group,
-		OverwriteSaramaConfig: ConsumerSarama(clientID, initial),
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   500 * time.Millisecond,
-	}, watermill.NewSlogLogger(logger))
-}
 
 // Reachable reports whether any broker accepts a TCP connection; it is what
 // /readyz asks.
