@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -63,13 +62,7 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 		if cfg.Idempotent {
 			req.Header.Set("Idempotency-Key", g.ID("load_"))
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
+		return status(client, req)
 	})
 }
 

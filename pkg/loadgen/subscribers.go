@@ -25,10 +25,9 @@ type SubscribersConfig struct {
 
 // Subscribers are open, subscribed websocket connections.
 type Subscribers struct {
-	conns    []*websocket.Conn
-	received atomic.Int64
-	closed   atomic.Int64
-	wg       sync.WaitGroup
+	conns  []*websocket.Conn
+	closed atomic.Int64
+	wg     sync.WaitGroup
 }
 
 // Connect opens one subscribed connection per id and returns once every one
@@ -119,15 +118,11 @@ func (s *Subscribers) read(c *websocket.Conn, id string, onMessage func(id, even
 		if json.Unmarshal(b, &f) != nil || f.Type != "message" {
 			continue
 		}
-		s.received.Add(1)
 		if onMessage != nil {
 			onMessage(id, f.Headers["event_id"], at)
 		}
 	}
 }
-
-// Received is the number of message frames received so far.
-func (s *Subscribers) Received() int64 { return s.received.Load() }
 
 // Dropped is the number of connections that ended before Close.
 func (s *Subscribers) Dropped() int64 { return s.closed.Load() }

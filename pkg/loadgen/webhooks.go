@@ -171,6 +171,12 @@ func post(ctx context.Context, c *http.Client, url, secret string, body []byte) 
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
 	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), secret))
+	return status(c, req)
+}
+
+// status sends req and returns the answer's status, the body read and
+// discarded so the connection is reused.
+func status(c *http.Client, req *http.Request) (int, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
@@ -178,9 +184,4 @@ func post(ctx context.Context, c *http.Client, url, secret string, body []byte) 
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-// PostWebhook sends one signed webhook with the default client.
-func PostWebhook(ctx context.Context, url, secret string, body []byte) (int, error) {
-	return post(ctx, http.DefaultClient, url, secret, body)
 }
