@@ -15,12 +15,7 @@ import (
 // TestParseRejects. Run longer with
 // go test -fuzz FuzzParse -fuzztime 1m ./pkg/stripeevent
 func FuzzParse(f *testing.F) {
-	seeds, _ := filepath.Glob("../../services/webhook-ingest/testdata/events/*.json")
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	for _, s := range []string{
@@ -56,4 +51,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("headers %v do not carry the envelope %+v", h, env)
 		}
 	})
+}
+
+// fuzzSeeds are the real event shapes webhook-ingest's tests use.
+func fuzzSeeds(f *testing.F) [][]byte {
+	paths, _ := filepath.Glob("../../services/webhook-ingest/testdata/events/*.json")
+	if len(paths) == 0 {
+		f.Fatal("no event shapes in services/webhook-ingest/testdata/events")
+	}
+	var seeds [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
+	return seeds
 }
