@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,8 +38,12 @@ type Config struct {
 	APIConcurrency int
 	Partitions     int32
 	Seed           uint64
+	Only           []string // steps to measure (Steps); empty measures every one
 	Progress       io.Writer
 }
+
+// Steps are the measurements of a run, in the order they run.
+var Steps = []string{"notifier-memory", "api", "notifier-latency", "ingest", "writer"}
 
 // Results is the machine-readable report (bench/results.json).
 type Results struct {
@@ -72,6 +77,11 @@ func (s stepper) printf(format string, args ...any) {
 // Run builds and starts the pipeline, measures every figure, and writes the
 // results into cfg.OutDir.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
+	for _, o := range cfg.Only {
+		if !slices.Contains(Steps, o) {
+			return nil, fmt.Errorf("no step %q: the steps are %s", o, strings.Join(Steps, ", "))
+		}
+	}
 	log := stepper{w: cfg.Progress, start: time.Now()}
 	raiseFileLimit()
 	if err := os.MkdirAll(filepath.Join(cfg.OutDir, "logs"), 0o755); err != nil {
@@ -120,13 +130,16 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		// Memory first, while no event has reached the notifier's window;
 		// latency before ingest, which pauses the notifier and leaves it a
 		// backlog to read.
-		{"notifier memory", b.notifierMemory},
+		{"notifier-memory", b.notifierMemory},
 		{"api", b.api},
-		{"notifier latency", b.notifierLatency},
+		{"notifier-latency", b.notifierLatency},
 		{"ingest", b.ingest},
 		{"writer", b.writer},
 	}
 	for _, s := range steps {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, s.name) {
+			continue
+		}
 		log.printf("measuring %s", s.name)
 		if err := s.fn(ctx, r); err != nil {
 			return r, fmt.Errorf("%s: %w", s.name, err)

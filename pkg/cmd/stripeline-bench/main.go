@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,7 +39,11 @@ func realMain(ctx context.Context) error {
 	flag.IntVar(&cfg.APIConcurrency, "api-concurrency", 8, "api: concurrent clients")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the generated events")
 	partitions := flag.Int("partitions", 4, "partitions of the events topic")
+	only := flag.String("only", "", "comma-separated steps to measure, of "+strings.Join(bench.Steps, ", ")+"; empty measures all (use another -out: results.json holds only what ran)")
 	flag.Parse()
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
 	cfg.Partitions = int32(*partitions)
 	cfg.Progress = os.Stderr
 
