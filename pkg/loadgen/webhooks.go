@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,10 +152,18 @@ func SendWebhooks(ctx context.Context, cfg WebhookConfig) (Result, error) {
 		var i atomic.Int64
 		next = func() Event { return pool[int(i.Add(1)-1)%len(pool)] }
 	}
-	client := NewClient(cfg.Concurrency)
+	post, closeFn, err := webhookPoster(cfg.URL, cfg.Concurrency)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeFn()
 	return Run(ctx, cfg.Load, func(ctx context.Context) (int, error) {
 		ev := next()
-		status, err := post(ctx, client, cfg.URL, cfg.Secret, ev.Body)
+		status, err := post(ctx, []string{
+			"Content-Type: application/json; charset=utf-8",
+			"User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+			"Stripe-Signature: " + stripeevent.Sign(ev.Body, time.Now(), cfg.Secret),
+		}, ev.Body)
 		if err == nil && cfg.OnSent != nil {
 			cfg.OnSent(ev, status)
 		}
@@ -162,16 +171,28 @@ func SendWebhooks(ctx context.Context, cfg WebhookConfig) (Result, error) {
 	}), nil
 }
 
-// Post sends one signed webhook and returns the HTTP status.
-func post(ctx context.Context, c *http.Client, url, secret string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
+// webhookPoster posts through a Poster for http:// URLs, and through
+// net/http's client otherwise (TLS).
+func webhookPoster(rawURL string, concurrency int) (post func(ctx context.Context, header []string, body []byte) (int, error), closeFn func(), err error) {
+	if strings.HasPrefix(rawURL, "http://") {
+		p, err := NewPoster(rawURL, concurrency)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p.Post, p.Close, nil
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), secret))
-	return status(c, req)
+	client := NewClient(concurrency)
+	return func(ctx context.Context, header []string, body []byte) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		for _, h := range header {
+			k, v, _ := strings.Cut(h, ": ")
+			req.Header.Set(k, v)
+		}
+		return status(client, req)
+	}, client.CloseIdleConnections, nil
 }
 
 // status sends req and returns the answer's status, the body read and

@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -171,34 +170,37 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	addr := ln.Addr().String()
-	// Requests are written pre-built on raw keep-alive connections, as wrk
-	// does: the load generator runs on the same CPUs as the service, and
-	// net/http's client would cost about as much as the service itself.
-	reqs := make([][]byte, len(bodies))
-	for i, b := range bodies {
-		reqs[i] = request(addr, b, stripeevent.Sign(b, time.Now(), secret)) // Stripe's cost, not ours: before the clock
+	// The load generator runs on the same CPUs as the service: a Poster
+	// writes the requests on raw keep-alive connections, as wrk does.
+	poster, err := loadgen.NewPoster("http://"+ln.Addr().String()+ingest.Path, cfg.Senders)
+	if err != nil {
+		return Figure{}, err
 	}
-	senders := make([]*sender, cfg.Senders)
-	defer func() {
-		for _, s := range senders {
-			if s != nil {
-				s.conn.Close()
-			}
+	defer poster.Close()
+	send := func(body []byte, sig string) error {
+		status, err := poster.Post(ctx, []string{
+			"Content-Type: application/json; charset=utf-8",
+			"User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+			"Stripe-Signature: " + sig,
+		}, body)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("status %d", status)
 		}
-	}()
-	// Warm up: topic created, connections open.
+		return err
+	}
+	sigs := make([]string, len(bodies))
+	for i, b := range bodies {
+		sigs[i] = stripeevent.Sign(b, time.Now(), secret) // Stripe's cost, not ours: before the clock
+	}
+	// Warm up: topic created, a connection per sender open.
 	var wg sync.WaitGroup
 	warmErr := make([]error, cfg.Senders)
 	for i := range cfg.Senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if senders[i], warmErr[i] = dial(ctx, addr); warmErr[i] != nil {
-				return
-			}
 			b := []byte(fmt.Sprintf(`{"id":"evt_warm%d","type":"bench.warm_up","data":{"object":{"id":"x%d"}}}`, i, i))
-			warmErr[i] = senders[i].post(request(addr, b, stripeevent.Sign(b, time.Now(), secret)))
+			warmErr[i] = send(b, stripeevent.Sign(b, time.Now(), secret))
 		}()
 	}
 	wg.Wait()
@@ -220,7 +222,7 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 					return
 				}
 				t := time.Now()
-				if err := senders[w].post(reqs[i]); err != nil {
+				if err := send(bodies[i], sigs[i]); err != nil {
 					errs[w] = fmt.Errorf("message %d: %w", i, err)
 					return
 				}
@@ -234,48 +236,6 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 		return Figure{}, err
 	}
 	return figure(fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), len(bodies), elapsed, slices.Concat(lats...)), nil
-}
-
-// request is a whole HTTP/1.1 webhook request.
-func request(addr string, body []byte, sig string) []byte {
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json; charset=utf-8\r\n"+
-		"User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
-		ingest.Path, addr, sig, len(body))
-	return append([]byte(head), body...)
-}
-
-// sender is one keep-alive connection, one request at a time.
-type sender struct {
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func dial(ctx context.Context, addr string) (*sender, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return &sender{conn: conn, r: bufio.NewReader(conn)}, nil
-}
-
-func (s *sender) post(req []byte) error {
-	if err := s.conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		return err
-	}
-	if _, err := s.conn.Write(req); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(s.r, nil)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
 }
 
 func figure(name string, n int, elapsed time.Duration, lat []time.Duration) Figure {
