@@ -9,15 +9,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// BenchmarkIdleConnMemory reports the notifier's heap and goroutine stack per
-// idle subscribed connection, measured in-process after a GC (RSS adds the
-// garbage of the handshakes until the next GC: see docs/notifier.md).
+// BenchmarkIdleConnMemory reports the heap and goroutine stack per idle
+// subscribed connection, measured in-process after a GC (RSS adds the
+// garbage of the handshakes until the next GC: see docs/notifier.md). The
+// heap figure includes the in-process clients' side of each connection; the
+// stack figure is the server's alone (the clients run no goroutine), that is
+// the waiter of each connection (conn.go).
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 2000
 	f := start(b, Config{RequireToken: false})
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
 	conns := make([]*websocket.Conn, 0, n)
 	for i := range n {
 		c, _, err := (&websocket.Dialer{ReadBufferSize: 256, WriteBufferSize: 256}).Dial(f.url, nil)
@@ -33,7 +37,6 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			b.Fatal(a, err)
 		}
 	}
-	// Client connections hold buffers too: measure them alone, then subtract.
 	for range 3 {
 		runtime.GC()
 		time.Sleep(100 * time.Millisecond)
@@ -43,6 +46,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	stack := float64(after.StackInuse-before.StackInuse) / n
 	b.ReportMetric(heap, "heap-bytes/conn(server+client)")
 	b.ReportMetric(stack, "stack-bytes/conn")
+	b.ReportMetric(float64(runtime.NumGoroutine()-goroutines)/n, "goroutines/conn")
 	for _, c := range conns {
 		c.Close()
 	}

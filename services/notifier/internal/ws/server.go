@@ -1,12 +1,15 @@
 // Package ws is the notifier's websocket port: the protocol of DESIGN.md over
 // gorilla/websocket. Each connection has one reader goroutine and, only while
-// it has frames to send, one writer goroutine; an idle connection costs its
-// reader and a few hundred bytes.
+// it has frames to send, one writer goroutine; an idle connection's reader is
+// a waiter with a 2 KB stack (conn.go), and its other state a few hundred
+// bytes.
 package ws
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -94,10 +97,10 @@ func NewServer(cfg Config, h *hub.Hub, logger *slog.Logger) *Server {
 		conns:  map[*conn]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
-		// A small read buffer (client frames are small; larger ones are read
-		// through it in pieces) and write buffers lent from a pool only while a
-		// frame is written: idle connections hold none.
-		ReadBufferSize:   256,
+		// The read buffer is ours, readBufferSize bytes (see hijacker): 0
+		// here is what makes gorilla use it. Write buffers are lent from a
+		// pool only while a frame is written: idle connections hold none.
+		ReadBufferSize:   0,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -135,23 +138,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	wsc, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	wsc, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.wg.Done()
 		return // the upgrader already answered
 	}
 	c := &conn{srv: s, ws: wsc}
+	if hw.br != nil {
+		c.br, c.raw = hw.br, waitable(wsc.NetConn())
+	}
 	s.mu.Lock()
 	c.pingSlot, s.nextSlot = s.nextSlot, (s.nextSlot+1)%pingSlots
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		c.readLoop()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	c.start() // the reader calls finish, which calls s.wg.Done
+}
+
+// readBufferSize is a connection's read buffer: client frames are small,
+// larger ones are read through it in pieces. gorilla v1.5.3 (server.go,
+// Upgrade) reads through the hijacked bufio.Reader when the Upgrader's
+// ReadBufferSize is 0 and that reader's buffer is over 256 bytes; 288 is the
+// malloc size class after 256.
+const readBufferSize = 288
+
+// hijacker is the ResponseWriter handed to the upgrader, which asks for an
+// http.Hijacker by type assertion. Its Hijack hands gorilla a bufio.Reader
+// of ours, so the connection can ask it how many bytes gorilla has buffered
+// and not yet parsed (conn.idle). net/http's own 4 KB reader and the writer
+// (which gorilla uses only to find a buffer for the handshake response) are
+// dropped as before. When net/http's reader already holds bytes (the client
+// wrote before the handshake's answer), it is handed back as it is, and
+// gorilla refuses the connection as it always has.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader // ours, once hijacked
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err
+	}
+	h.br = bufio.NewReaderSize(nc, readBufferSize)
+	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // pingSlots spread the pings over the interval: one slot of the connections
