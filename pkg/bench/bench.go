@@ -45,6 +45,9 @@ type Config struct {
 // Steps are the measurements of a run, in the order they run.
 var Steps = []string{"notifier-memory", "api", "notifier-latency", "ingest", "writer"}
 
+// ran says whether the run measures step.
+func (c Config) ran(step string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, step) }
+
 // Results is the machine-readable report (bench/results.json).
 type Results struct {
 	When     time.Time `json:"when"`
@@ -137,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		{"writer", b.writer},
 	}
 	for _, s := range steps {
-		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, s.name) {
+		if !cfg.ran(s.name) {
 			continue
 		}
 		log.printf("measuring %s", s.name)

@@ -33,20 +33,30 @@ func Table(w io.Writer, r *Results) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tstripeline\tceiling (same run)\tratio\tlatency p50 / p99")
 	fmt.Fprintln(tw, "------\t----------\t------------------\t-----\t-----------------")
-	in := r.Ingest
-	fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches\t%.2f\t%s\n",
-		r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, in.Ratio, lat(in.Service.Latency))
-	wr := r.Writer
-	fmt.Fprintf(tw, "writer: drain %d-event backlog\t%.0f/s\t%.0f/s bare CopyFrom\t%.2f\t\n", wr.Events, wr.PerSecond, wr.CopyFromPerSecond, wr.Ratio)
+	if r.Config.ran("ingest") {
+		in := r.Ingest
+		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches (median of 3)\t%.2f\t%s\n",
+			r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, in.Ratio, lat(in.Service.Latency))
+	}
+	if r.Config.ran("writer") {
+		wr := r.Writer
+		fmt.Fprintf(tw, "writer: drain %d-event backlog\t%.0f/s\t%.0f/s bare CopyFrom\t%.2f\t\n", wr.Events, wr.PerSecond, wr.CopyFromPerSecond, wr.Ratio)
+	}
 	n := r.Notifier
-	fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 8 KiB)\t\t\n", n.Connections, n.PerConnKiB)
-	fmt.Fprintf(tw, "notifier: POST→websocket at %.0f ev/s, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
-		r.Config.E2ERate, n.AtRate.Subscribers, n.AtRate.DeliveriesSec, n.AtRate.Delivered, n.AtRate.Send.Accepted, n.AtRate.Missing, lat(n.AtRate.Latency))
-	fmt.Fprintf(tw, "notifier: POST→websocket flat out, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
-		n.Max.Subscribers, n.Max.DeliveriesSec, n.Max.Delivered, n.Max.Send.Accepted, n.Max.Missing, lat(n.Max.Latency))
-	a := r.API
-	fmt.Fprintf(tw, "api: POST /Stripe/charge, %d clients\t%.0f/s\t%.0f/s stripe-mock direct\t%.2f\t%s (direct %s; overhead p50 %+.2f ms)\n",
-		r.Config.APIConcurrency, a.Charge.PerSecond, a.Direct.PerSecond, ratio(a.Charge.PerSecond, a.Direct.PerSecond), lat(a.Charge.Latency), lat(a.Direct.Latency), a.OverheadP50Ms)
+	if r.Config.ran("notifier-memory") {
+		fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 8 KiB)\t\t\n", n.Connections, n.PerConnKiB)
+	}
+	if r.Config.ran("notifier-latency") {
+		fmt.Fprintf(tw, "notifier: POST→websocket at %.0f ev/s, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
+			r.Config.E2ERate, n.AtRate.Subscribers, n.AtRate.DeliveriesSec, n.AtRate.Delivered, n.AtRate.Send.Accepted, n.AtRate.Missing, lat(n.AtRate.Latency))
+		fmt.Fprintf(tw, "notifier: POST→websocket flat out, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
+			n.Max.Subscribers, n.Max.DeliveriesSec, n.Max.Delivered, n.Max.Send.Accepted, n.Max.Missing, lat(n.Max.Latency))
+	}
+	if r.Config.ran("api") {
+		a := r.API
+		fmt.Fprintf(tw, "api: POST /Stripe/charge, %d clients\t%.0f/s\t%.0f/s stripe-mock direct\t%.2f\t%s (direct %s; overhead p50 %+.2f ms)\n",
+			r.Config.APIConcurrency, a.Charge.PerSecond, a.Direct.PerSecond, ratio(a.Charge.PerSecond, a.Direct.PerSecond), lat(a.Charge.Latency), lat(a.Direct.Latency), a.OverheadP50Ms)
+	}
 	tw.Flush()
 }
 

@@ -66,3 +66,29 @@ func TestTableShowsEveryFigureBesideItsCeiling(t *testing.T) {
 		}
 	}
 }
+
+// A run of some steps prints only their rows; the ceiling is the median.
+func TestTableShowsTheStepsThatRan(t *testing.T) {
+	r := &Results{Config: Config{Only: []string{"ingest"}, IngestSenders: 64}}
+	r.Ingest.SaramaRuns = []float64{130_000, 60_000, 150_000}
+	r.Ingest.SaramaPerSecond = median(r.Ingest.SaramaRuns)
+	var b bytes.Buffer
+	Table(&b, r)
+	out := b.String()
+	if !strings.Contains(out, "ingest:") || !strings.Contains(out, "130000/s bare Sarama") {
+		t.Errorf("no ingest row with the median ceiling:\n%s", out)
+	}
+	for _, absent := range []string{"writer:", "notifier:", "api:"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("row %q printed for a step that did not run:\n%s", absent, out)
+		}
+	}
+	r.Config.Only = nil
+	b.Reset()
+	Table(&b, r)
+	for _, want := range []string{"ingest:", "writer:", "notifier: RSS", "api:"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("full run without row %q", want)
+		}
+	}
+}
