@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -80,5 +81,14 @@ func Main[C any, P Settings[C]](name string, run Run[C]) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
+	}
+}
+
+// DefaultGCPercent sets the GC's GOGC to percent unless the environment sets
+// GOGC: a service whose memory is not shaped like Go's default assumes says
+// so in its main, and an operator can still override it.
+func DefaultGCPercent(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
 	}
 }

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,20 @@ func TestLoadValidates(t *testing.T) {
 	t.Setenv("SERVICE_TEST_GRACE", "soon")
 	if _, err := Load[settings](context.Background()); err == nil || !strings.Contains(err.Error(), "SERVICE_TEST_GRACE") {
 		t.Fatalf("Load = %v, want a parse error naming the variable", err)
+	}
+}
+
+func TestDefaultGCPercentYieldsToTheEnvironment(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	DefaultGCPercent(321)
+	if got := debug.SetGCPercent(100); got != 321 {
+		t.Errorf("without GOGC: GC percent %d, want 321", got)
+	}
+	t.Setenv("GOGC", "100")
+	DefaultGCPercent(321)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=100: GC percent %d, want the environment's 100", got)
 	}
 }

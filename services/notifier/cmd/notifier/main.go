@@ -3,9 +3,6 @@
 package main
 
 import (
-	"os"
-	"runtime/debug"
-
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/notifier/internal/app"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
@@ -17,8 +14,6 @@ func main() {
 	// idle connections waiting outside gorilla, one costs about 7.4 KiB of RSS
 	// at Go's default of 100 and 6.4–6.7 KiB at 50 (docs/notifier.md). GOGC
 	// set in the environment wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
+	service.DefaultGCPercent(50)
 	service.Main[config.Config]("notifier", app.Run)
 }
