@@ -3,6 +3,7 @@ package ws
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 // The tests below are about the reader's waiter (conn.go: wait, read,
@@ -341,13 +344,7 @@ func TestClientCloseWhileIdle(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
 		t.Fatalf("read after close: %v, want close 1000", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for f.srv.Connections() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("connection still open after the close handshake")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	noConnections(t, f.srv, "connection still open after the close handshake")
 }
 
 // TestAbruptDisconnectWhileIdle: a client gone without a close frame ends
@@ -360,13 +357,7 @@ func TestAbruptDisconnectWhileIdle(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	c.NetConn().(*net.TCPConn).Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for f.srv.Connections() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("connection still open after the client went")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	noConnections(t, f.srv, "connection still open after the client went")
 }
 
 // TestDataBeforeHandshakeIsRefused: a client that writes a frame before the
@@ -392,4 +383,15 @@ func TestDataBeforeHandshakeIsRefused(t *testing.T) {
 	if n := f.srv.Connections(); n != 0 {
 		t.Fatalf("%d connections, want 0", n)
 	}
+}
+
+// noConnections waits until the server holds no connection.
+func noConnections(t *testing.T, srv *Server, why string) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if n := srv.Connections(); n != 0 {
+			return fmt.Errorf("%s: %d open", why, n)
+		}
+		return nil
+	})
 }
