@@ -35,8 +35,8 @@ func Table(w io.Writer, r *Results) {
 	fmt.Fprintln(tw, "------\t----------\t------------------\t-----\t-----------------")
 	if r.Config.ran("ingest") {
 		in := r.Ingest
-		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches (median of 3)\t%.2f\t%s\n",
-			r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, in.Ratio, lat(in.Service.Latency))
+		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches (median of %d)\t%.2f\t%s\n",
+			r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, len(in.SaramaRuns), in.Ratio, lat(in.Service.Latency))
 	}
 	if r.Config.ran("writer") {
 		wr := r.Writer

@@ -75,7 +75,7 @@ func TestTableShowsTheStepsThatRan(t *testing.T) {
 	var b bytes.Buffer
 	Table(&b, r)
 	out := b.String()
-	if !strings.Contains(out, "ingest:") || !strings.Contains(out, "130000/s bare Sarama") {
+	if !strings.Contains(out, "ingest:") || !strings.Contains(out, "130000/s bare Sarama batches (median of 3)") {
 		t.Errorf("no ingest row with the median ceiling:\n%s", out)
 	}
 	for _, absent := range []string{"writer:", "notifier:", "api:"} {
