@@ -160,15 +160,14 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 	if err != nil {
 		return Figure{}, err
 	}
-	mux := http.NewServeMux()
-	ingest.New(mux, icfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := ingest.New(icfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return Figure{}, err
 	}
-	srv := &http.Server{Handler: mux}
+	srv := ingest.NewServer(h, http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer srv.Shutdown()
 
 	// The load generator runs on the same CPUs as the service: a Poster
 	// writes the requests on raw keep-alive connections, as wrk does.

@@ -4,6 +4,7 @@ package app
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,16 +38,20 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	// Closed after the server has drained its in-flight requests.
 	defer pub.Close()
 
-	mux := http.NewServeMux()
-	ingest.New(mux, ingest.Config{
+	h := ingest.New(ingest.Config{
 		Topic:          cfg.Kafka.Topic,
 		Secrets:        cfg.WebhookSecrets,
 		Tolerance:      cfg.Tolerance,
 		MaxBody:        cfg.MaxBody,
 		PublishTimeout: cfg.PublishTimeout,
 	}, pub, metrics, logger)
-	httpserver.Ops(mux, map[string]httpserver.Check{
+	ops := http.NewServeMux()
+	httpserver.Ops(ops, map[string]httpserver.Check{
 		"kafka": func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
 	})
-	return httpserver.Serve(ctx, cfg.Addr, mux, cfg.ShutdownGrace, logger)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return ingest.Serve(ctx, ingest.NewServer(h, ops, logger), ln, cfg.ShutdownGrace, logger)
 }

@@ -1,12 +1,14 @@
 // Package ingest is webhook-ingest's HTTP port: verify a Stripe webhook,
-// publish its raw body, and answer 2xx only once the broker has it.
+// publish its raw body, and answer 2xx only once the broker has it. It is
+// served by fasthttp (server.go): on two cores shared with the broker,
+// net/http's per-request cost was most of the service's (docs/webhook-ingest.md).
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -53,61 +56,38 @@ type Handler struct {
 	logger   *slog.Logger
 }
 
-// New registers the webhook routes on mux.
-func New(mux *http.ServeMux, cfg Config, pub Publisher, metrics *Metrics, logger *slog.Logger) *Handler {
-	h := &Handler{
+// New returns the handler of the webhook routes; NewServer serves it.
+func New(cfg Config, pub Publisher, metrics *Metrics, logger *slog.Logger) *Handler {
+	return &Handler{
 		cfg:      cfg,
 		verifier: signature.New(cfg.Secrets, cfg.Tolerance),
 		pub:      pub,
 		metrics:  metrics,
 		logger:   logger,
 	}
-	mux.Handle(Path, h)
-	mux.Handle(BackendlessPath, h)
-	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve answers one delivery. The server has read the whole body, within
+// the limit (a larger one never reaches here: see refuseUnread).
+func (h *Handler) Serve(c *fasthttp.RequestCtx) {
 	start := time.Now()
-	o, env := h.handle(r)
-	h.metrics.observe(o.reason, time.Since(start))
-	if o.status != http.StatusOK {
-		level := slog.LevelInfo
-		if o.status >= 500 {
-			level = slog.LevelError
-		}
-		// The reason only: never the body or a secret.
-		h.logger.Log(r.Context(), level, "webhook refused", "status", o.status, "reason", o.reason, "detail", o.detail, "event_id", env.ID)
-		if o.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
-		}
-		writeJSON(w, o.status, map[string]any{"error": map[string]string{"code": o.reason, "message": o.detail}})
-		return
+	o, env := methodNotAllowed, stripeevent.Envelope{}
+	if c.IsPost() {
+		// A copy: the server reuses its buffer for the next request, and the
+		// producer may still hold the body after a publish timed out.
+		o, env = h.deliver(bytes.Clone(c.PostBody()), string(c.Request.Header.Peek("Stripe-Signature")))
 	}
-	h.logger.Debug("webhook accepted", "event_id", env.ID, "event_type", env.Type)
-	id, _ := json.Marshal(env.ID) // a string always marshals
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(slices.Concat([]byte(`{"received":true,"event_id":`), id, []byte("}\n")))
+	h.answer(c, o, env, time.Since(start))
 }
 
-// handle is one delivery, from request to outcome; it publishes only what
-// passed every check.
-func (h *Handler) handle(r *http.Request) (outcome, stripeevent.Envelope) {
+// deliver judges a body and its signature header, and publishes the body if
+// it passes every check.
+func (h *Handler) deliver(body []byte, sig string) (outcome, stripeevent.Envelope) {
 	var env stripeevent.Envelope
-	if r.Method != http.MethodPost {
-		return methodNotAllowed, env
-	}
-	body, err := readBody(r, h.cfg.MaxBody)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return bodyTooLarge, env
-		}
-		return unreadableBody, env
-	}
-	if err := h.verifier.Verify(body, r.Header.Get("Stripe-Signature"), time.Now()); err != nil {
+	if err := h.verifier.Verify(body, sig, time.Now()); err != nil {
 		return signatureOutcome(err), env
 	}
-	env, err = stripeevent.Parse(body)
+	env, err := stripeevent.Parse(body)
 	if err != nil {
 		return notAnEvent(err), env
 	}
@@ -115,7 +95,7 @@ func (h *Handler) handle(r *http.Request) (outcome, stripeevent.Envelope) {
 	for k, v := range env.Headers(time.Now()) {
 		msg.Metadata.Set(k, v)
 	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), h.cfg.PublishTimeout, errPublishTimeout)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), h.cfg.PublishTimeout, errPublishTimeout)
 	defer cancel()
 	msg.SetContext(ctx)
 	if err := h.pub.Publish(h.cfg.Topic, msg); err != nil {
@@ -124,34 +104,46 @@ func (h *Handler) handle(r *http.Request) (outcome, stripeevent.Envelope) {
 	return accepted, env
 }
 
-var (
-	errTooLarge       = errors.New("body over the limit")
-	errPublishTimeout = errors.New("the broker did not acknowledge within the publish timeout")
-)
-
-// readBody reads at most limit bytes. A declared length over the limit is
-// refused before reading; net/http never returns more than the declared length.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, errTooLarge
+// answer counts, logs and writes the outcome of a delivery.
+func (h *Handler) answer(c *fasthttp.RequestCtx, o outcome, env stripeevent.Envelope, took time.Duration) {
+	h.metrics.observe(o.reason, took)
+	c.SetContentType("application/json")
+	if o.status != http.StatusOK {
+		level := slog.LevelInfo
+		if o.status >= 500 {
+			level = slog.LevelError
+		}
+		// The reason only: never the body or a secret.
+		h.logger.Log(c, level, "webhook refused", "status", o.status, "reason", o.reason, "detail", o.detail, "event_id", env.ID)
+		if o.status == http.StatusMethodNotAllowed {
+			c.Response.Header.Set("Allow", http.MethodPost)
+		}
+		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": o.reason, "message": o.detail}})
+		c.SetStatusCode(o.status)
+		c.SetBody(append(b, '\n'))
+		return
 	}
-	if r.ContentLength >= 0 {
-		body := make([]byte, r.ContentLength)
-		_, err := io.ReadFull(r.Body, body)
-		return body, err
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err == nil && int64(len(body)) > limit {
-		err = errTooLarge
-	}
-	return body, err
+	h.logger.Debug("webhook accepted", "event_id", env.ID, "event_type", env.Type)
+	id, _ := json.Marshal(env.ID) // a string always marshals
+	c.SetBody(slices.Concat([]byte(`{"received":true,"event_id":`), id, []byte("}\n")))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+// refuseUnread answers a request the server could not read whole: a body
+// over the limit (declared, or found while reading a chunked one) is 413
+// body_too_large; a header over the read buffer, 431; anything else, 400.
+func (h *Handler) refuseUnread(c *fasthttp.RequestCtx, err error) {
+	o := unreadableBody
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		o = bodyTooLarge
+	case errors.As(err, &small):
+		o = headerTooLarge
+	}
+	h.answer(c, o, stripeevent.Envelope{}, 0)
 }
+
+var errPublishTimeout = errors.New("the broker did not acknowledge within the publish timeout")
 
 // Every answer but 200 says which of these it was: error.code in the body,
 // reason in the log line, the outcome label of the metrics.
@@ -165,12 +157,13 @@ var (
 	accepted         = outcome{http.StatusOK, "accepted", ""}
 	methodNotAllowed = outcome{http.StatusMethodNotAllowed, "method_not_allowed", "webhooks are POSTed"}
 	bodyTooLarge     = outcome{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the configured limit"}
-	unreadableBody   = outcome{http.StatusBadRequest, "unreadable_body", "could not read the whole request body"}
+	unreadableBody   = outcome{http.StatusBadRequest, "unreadable_body", "could not read the request"}
+	headerTooLarge   = outcome{http.StatusRequestHeaderFieldsTooLarge, "header_too_large", "the request header is over the server's read buffer"}
 )
 
 // outcomes lists every reason, so the metrics show each from the start.
 var outcomes = []string{
-	accepted.reason, methodNotAllowed.reason, bodyTooLarge.reason, unreadableBody.reason,
+	accepted.reason, methodNotAllowed.reason, bodyTooLarge.reason, unreadableBody.reason, headerTooLarge.reason,
 	"missing_signature", "malformed_signature", "invalid_signature", "stale_timestamp", "future_timestamp",
 	"not_an_event", "too_large_for_broker", "broker_timeout", "broker_error",
 }

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -57,14 +57,18 @@ func startService(t testing.TB, brokers []string, cfg Config) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	New(mux, cfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(mux)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := NewServer(New(cfg, pub, metrics, logger), http.NotFoundHandler(), logger)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
 	t.Cleanup(func() {
-		srv.Close()
+		srv.Shutdown()
 		pub.Close()
 	})
-	return &service{url: srv.URL, brokers: brokers, topic: cfg.Topic, metrics: metrics, reg: reg}
+	return &service{url: "http://" + ln.Addr().String(), brokers: brokers, topic: cfg.Topic, metrics: metrics, reg: reg}
 }
 
 // post sends a webhook and returns the status and the error code of the answer.
@@ -217,6 +221,7 @@ func TestRejections(t *testing.T) {
 		{name: "future", body: string(good), sig: stripeevent.Sign(good, now.Add(330*time.Second), secretOld), wantStatus: 400, wantCode: "future_timestamp"},
 		{name: "over the limit", body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
 		{name: "over the limit, chunked", chunked: true, body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
+		{name: "header over the read buffer", body: string(good), sig: stripeevent.Sign(good, now, secretOld) + ",v0=" + strings.Repeat("0", readBuffer), wantStatus: 431, wantCode: "header_too_large"},
 		{name: "not JSON", wantStatus: 400, wantCode: "not_an_event"},
 		{name: "empty body", wantStatus: 400, wantCode: "not_an_event"},
 		{name: "JSON array", wantStatus: 400, wantCode: "not_an_event"},

@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Server timeouts. A webhook is a few KB; Stripe waits up to 30 s for an
+// answer, and the handler answers within PublishTimeout.
+const (
+	readTimeout  = 10 * time.Second // a whole request, once its first byte came
+	idleTimeout  = 2 * time.Minute  // a keep-alive connection between requests
+	writeTimeout = 10 * time.Second
+	// readBuffer bounds a request's header (431 beyond it); Stripe's are
+	// under 1 KB, proxies add a few lines.
+	readBuffer = 16 << 10
+)
+
+// NewServer serves h at Path and BackendlessPath and everything else with
+// ops, a net/http handler (/healthz, /readyz, /metrics), through fasthttp's
+// adaptor. Bodies over maxBody are refused before they are read.
+func NewServer(h *Handler, ops http.Handler, logger *slog.Logger) *fasthttp.Server {
+	other := fasthttpadaptor.NewFastHTTPHandler(ops)
+	return &fasthttp.Server{
+		Handler: func(c *fasthttp.RequestCtx) {
+			switch string(c.Path()) {
+			case Path, BackendlessPath:
+				h.Serve(c)
+			default:
+				other(c)
+			}
+		},
+		ErrorHandler:          h.refuseUnread,
+		MaxRequestBodySize:    int(h.cfg.MaxBody),
+		ReadBufferSize:        readBuffer,
+		ReadTimeout:           readTimeout,
+		IdleTimeout:           idleTimeout,
+		WriteTimeout:          writeTimeout,
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{logger},
+	}
+}
+
+// Serve serves srv on ln until ctx ends, then stops accepting and waits up
+// to grace for the requests in flight (each answers within PublishTimeout).
+func Serve(ctx context.Context, srv *fasthttp.Server, ln net.Listener, grace time.Duration, logger *slog.Logger) error {
+	logger.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.ShutdownWithContext(sctx)
+	if e := <-errc; e != nil && err == nil {
+		err = e
+	}
+	return err
+}
+
+// fasthttpLogger writes fasthttp's own messages (accept errors, …) as warnings.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
