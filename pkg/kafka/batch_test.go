@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
@@ -133,5 +134,59 @@ func TestBatchPublisherClosed(t *testing.T) {
 	}
 	if err := pub.Publish("t", message.NewMessage("u", nil)); !errors.Is(err, kafka.ErrPublisherClosed) {
 		t.Fatalf("Publish after Close = %v, want ErrPublisherClosed", err)
+	}
+}
+
+// Keys land on the partition Sarama's hash partitioner picks, so every
+// producer of the project (ingest's kgo, the Sarama ones of the tools) puts a
+// transaction's events on one partition.
+func TestBatchPublisherPartitionsAsSarama(t *testing.T) {
+	broker, topic := testenv.Broker(t), testenv.Topic(t)
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: []string{broker}, ClientID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var msgs []*message.Message
+	for i := range 40 {
+		m := message.NewMessage(fmt.Sprintf("u-%d", i), []byte(`{}`))
+		m.Metadata.Set(stripeevent.HeaderObjectID, fmt.Sprintf("ch_%d", i))
+		msgs = append(msgs, m)
+	}
+	if err := pub.Publish(topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	client, err := sarama.NewClient([]string{broker}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 {
+		t.Fatalf("topic has %d partitions: nothing to compare", len(parts))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := kafka.ReadTopic(ctx, []string{broker}, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp := sarama.NewHashPartitioner(topic)
+	used := map[int32]bool{}
+	for _, m := range got {
+		want, err := hp.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(m.Key)}, int32(len(parts)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Partition != want {
+			t.Errorf("key %s on partition %d, Sarama's hash partitioner picks %d", m.Key, m.Partition, want)
+		}
+		used[m.Partition] = true
+	}
+	if len(got) != len(msgs) || len(used) < 2 {
+		t.Fatalf("%d messages on %d partitions, want %d on several", len(got), len(used), len(msgs))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,9 @@ type Config struct {
 	Senders   int      // concurrent HTTP senders; default 64
 	Messages  int      // per measurement; default 20,000
 	BatchSize int      // messages per SendMessages of the bare producer; default 500
+	// CPUProfile, when set, receives a CPU profile of the ingest measurement
+	// alone (not of the preparation or the bare producer).
+	CPUProfile io.Writer
 }
 
 func (c *Config) setDefaults() {
@@ -207,6 +211,12 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 		return Figure{}, fmt.Errorf("warm-up: %w", err)
 	}
 
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			return Figure{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var next atomic.Int64
 	lats := make([][]time.Duration, cfg.Senders)
 	errs := make([]error, cfg.Senders)

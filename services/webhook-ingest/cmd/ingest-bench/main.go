@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
@@ -34,7 +33,7 @@ func run(ctx context.Context) error {
 	flag.IntVar(&cfg.Senders, "senders", 64, "concurrent HTTP senders")
 	flag.IntVar(&cfg.Messages, "messages", 20000, "messages per measurement")
 	flag.IntVar(&cfg.BatchSize, "batch", 500, "batch size of the bare producer")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ingest measurement to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -42,10 +41,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		cfg.CPUProfile = f
 	}
 
 	brokerList, stop, err := devstack.BrokersOr(*brokers)
