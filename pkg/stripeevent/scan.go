@@ -40,15 +40,15 @@ func (s *scanner) unexpected(context string) error {
 }
 
 func (s *scanner) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
+	d, i := s.data, s.pos
+	for i < len(d) && wsByte[d[i]] {
+		i++
 	}
+	s.pos = i
 }
+
+// wsByte marks JSON's white space.
+var wsByte = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // peek is the next byte after white space, or 0 at the end.
 func (s *scanner) peek() byte {
@@ -140,10 +140,13 @@ func (s *scanner) str() (plain bool, err error) {
 	start := s.pos
 	ascii, escaped := true, false
 	for {
-		for s.pos < len(s.data) && strSafe[s.data[s.pos]] {
-			ascii = ascii && s.data[s.pos] < utf8.RuneSelf
-			s.pos++
+		d, i, high := s.data, s.pos, byte(0)
+		for i < len(d) && strSafe[d[i]] {
+			high |= d[i]
+			i++
 		}
+		s.pos = i
+		ascii = ascii && high < utf8.RuneSelf
 		if s.pos >= len(s.data) {
 			return false, s.unexpected("in string literal")
 		}
