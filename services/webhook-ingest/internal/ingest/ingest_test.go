@@ -193,6 +193,25 @@ func TestAcceptsEveryEventShapeByteForByte(t *testing.T) {
 	}
 }
 
+// A body sent chunked (no Content-Length), as some proxies forward it, is
+// read whole and published byte for byte.
+func TestChunkedBodyAccepted(t *testing.T) {
+	s := startService(t, []string{testenv.Broker(t)}, defaultConfig(testenv.Topic(t)))
+	body := loadEvents(t)["charge.refunded"]
+	req, err := http.NewRequest(http.MethodPost, s.url+Path, io.MultiReader(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), secretNew))
+	if status, code := do(t, req); status != http.StatusOK {
+		t.Fatalf("chunked event: %d %s, want 200", status, code)
+	}
+	msgs := s.topicMessages(t)
+	if len(msgs) != 1 || !bytes.Equal(msgs[0].Value, body) {
+		t.Fatalf("topic holds %d messages, want the body once, byte for byte", len(msgs))
+	}
+}
+
 func TestRejections(t *testing.T) {
 	cfg := defaultConfig(testenv.Topic(t))
 	cfg.MaxBody = 8 << 10
