@@ -113,6 +113,11 @@ func (p *BatchPublisher) Publish(topic string, msgs ...*message.Message) error {
 	for i, ch := range results {
 		select {
 		case err := <-ch:
+			if err != nil && msgs[i].Context().Err() != nil {
+				// The producer failed it because its context ended: say why
+				// the context ended, as the other case does.
+				err = context.Cause(msgs[i].Context())
+			}
 			if err != nil && first == nil {
 				first = fmt.Errorf("produce message %s: %w", msgs[i].UUID, err)
 			}

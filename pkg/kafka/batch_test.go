@@ -108,7 +108,8 @@ func TestBatchPublisherGivesUpWhenTheMessageContextEnds(t *testing.T) {
 	b.Close()
 	defer pub.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	deadline := errors.New("the publish deadline passed")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, deadline)
 	defer cancel()
 	m := message.NewMessage("u-1", []byte(`{}`))
 	m.SetContext(ctx)
@@ -116,8 +117,9 @@ func TestBatchPublisherGivesUpWhenTheMessageContextEnds(t *testing.T) {
 	go func() { done <- pub.Publish("t", m) }()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("Publish to a stopped broker succeeded")
+		// The deadline's cause, whichever noticed first: Publish or the producer.
+		if !errors.Is(err, deadline) {
+			t.Fatalf("Publish to a stopped broker = %v, want the context's cause", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Publish did not return after its message's context ended")
@@ -188,5 +190,33 @@ func TestBatchPublisherPartitionsAsSarama(t *testing.T) {
 	}
 	if len(got) != len(msgs) || len(used) < 2 {
 		t.Fatalf("%d messages on %d partitions, want %d on several", len(got), len(used), len(msgs))
+	}
+}
+
+// A message over MaxMessageBytes is refused as too large (ingest answers 413
+// too_large_for_broker), at once and without reaching the topic.
+func TestBatchPublisherRefusesAMessageTooLarge(t *testing.T) {
+	broker, topic := testenv.Broker(t), testenv.Topic(t)
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: []string{broker}, ClientID: "test", MaxMessageBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	small := message.NewMessage("u-small", []byte(`{}`))
+	big := message.NewMessage("u-big", make([]byte, 8192))
+	if err := pub.Publish(topic, small); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(topic, big); !errors.Is(err, kafka.ErrMessageTooLarge) {
+		t.Fatalf("Publish of 8 KiB with a 4 KiB limit = %v, want ErrMessageTooLarge", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := kafka.ReadTopic(ctx, []string{broker}, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("topic holds %d messages, want only the small one", len(got))
 	}
 }
