@@ -65,8 +65,21 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace t
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
+	serve := func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+	return Run(ctx, serve, srv.Shutdown, grace)
+}
+
+// Run calls serve until it returns or ctx ends; then shutdown has up to
+// grace to drain the requests in flight. It is ServeListener's lifecycle,
+// for servers other than net/http's (webhook-ingest's fasthttp).
+func Run(ctx context.Context, serve func() error, shutdown func(context.Context) error, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return err
@@ -74,8 +87,8 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace t
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+	err := shutdown(sctx)
+	if e := <-errc; e != nil && err == nil {
 		err = e
 	}
 	return err

@@ -10,6 +10,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/stripeline/stripeline/pkg/httpserver"
 )
 
 // Server timeouts. A webhook is a few KB; Stripe waits up to 30 s for an
@@ -53,20 +55,7 @@ func NewServer(h *Handler, ops http.Handler, logger *slog.Logger) *fasthttp.Serv
 // to grace for the requests in flight (each answers within PublishTimeout).
 func Serve(ctx context.Context, srv *fasthttp.Server, ln net.Listener, grace time.Duration, logger *slog.Logger) error {
 	logger.Info("listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	err := srv.ShutdownWithContext(sctx)
-	if e := <-errc; e != nil && err == nil {
-		err = e
-	}
-	return err
+	return httpserver.Run(ctx, func() error { return srv.Serve(ln) }, srv.ShutdownWithContext, grace)
 }
 
 // fasthttpLogger writes fasthttp's own messages (accept errors, …) as warnings.
