@@ -5,11 +5,13 @@
 package devstack
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -76,15 +78,34 @@ func (b *Broker) Addr() string { return b.addr }
 // Close stops the broker, flushing its data folder when it has one.
 func (b *Broker) Close() { b.cluster.Close() }
 
-// FreePort asks the kernel for a free TCP port on loopback.
+// FreePort asks the kernel for a free TCP port on loopback, never one it
+// returned before in this process: the port is released before whoever
+// asked binds it, and the kernel may offer it again meanwhile (a stack's
+// api and stripe-mock once got the same port, and the api could not start).
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		handedOut.Lock()
+		seen := handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.Unlock()
+		if !seen {
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("devstack: every free port the kernel offered was handed out before")
 }
+
+// handedOut is every port FreePort returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // FreeAddr is FreePort as a loopback host:port.
 func FreeAddr() (string, error) {
