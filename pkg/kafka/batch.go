@@ -51,8 +51,11 @@ type BatchPublisher struct {
 type BatchPublisherConfig struct {
 	Brokers  []string
 	ClientID string
-	// MaxMessageBytes is the largest message the producer accepts (body plus
-	// headers); zero keeps 1,000,000, Sarama's and Kafka's default.
+	// MaxMessageBytes is the topic's max.message.bytes: the largest record
+	// batch the producer sends, so also the largest message (body plus
+	// headers). Above the broker's limit, a batch of many small messages
+	// would be refused whole. Zero keeps kgo's 1,000,012, under Kafka's
+	// default of 1,048,588.
 	MaxMessageBytes int
 }
 
@@ -69,7 +72,7 @@ const (
 func NewBatchPublisher(cfg BatchPublisherConfig) (*BatchPublisher, error) {
 	maxBytes := cfg.MaxMessageBytes
 	if maxBytes <= 0 {
-		maxBytes = 1_000_000
+		maxBytes = 1_000_012
 	}
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),

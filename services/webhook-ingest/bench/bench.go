@@ -155,7 +155,7 @@ func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 	topic := topicName("ingest")
 	icfg := ingest.Config{Topic: topic, Secrets: []string{secret}, Tolerance: time.Hour, MaxBody: 1 << 20, PublishTimeout: 5 * time.Second}
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest", MaxMessageBytes: int(icfg.MaxBody) + 64<<10})
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest"})
 	if err != nil {
 		return Figure{}, err
 	}

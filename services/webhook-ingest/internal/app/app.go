@@ -23,10 +23,9 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{
-		Brokers:  cfg.Kafka.Brokers,
-		ClientID: "webhook-ingest",
-		// Room for the metadata headers beside the largest body accepted.
-		MaxMessageBytes: int(cfg.MaxBody) + 64<<10,
+		Brokers:         cfg.Kafka.Brokers,
+		ClientID:        "webhook-ingest",
+		MaxMessageBytes: cfg.KafkaMaxMessageBytes,
 	})
 	if err != nil {
 		return err

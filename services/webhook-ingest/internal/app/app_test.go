@@ -37,6 +37,8 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		MaxBody:        1 << 20,
 		PublishTimeout: 5 * time.Second,
 		ShutdownGrace:  5 * time.Second,
+
+		KafkaMaxMessageBytes: 1000012,
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,10 @@ type Config struct {
 	Tolerance      time.Duration `env:"WEBHOOK_TOLERANCE, default=300s"`
 	MaxBody        int64         `env:"WEBHOOK_MAX_BODY_BYTES, default=1048576"`
 	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+	// KafkaMaxMessageBytes is the topic's max.message.bytes: the largest
+	// record batch the broker takes, so also the largest event (body and
+	// headers). The default is kgo's, just under Kafka's 1,048,588.
+	KafkaMaxMessageBytes int `env:"KAFKA_MAX_MESSAGE_BYTES, default=1000012"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
 }
@@ -41,6 +45,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBody <= 0 {
 		errs = append(errs, errors.New("WEBHOOK_MAX_BODY_BYTES must be positive"))
+	}
+	if c.KafkaMaxMessageBytes < 1024 || c.KafkaMaxMessageBytes > 1<<30 {
+		errs = append(errs, errors.New("KAFKA_MAX_MESSAGE_BYTES must be between 1024 and 1073741824"))
 	}
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))

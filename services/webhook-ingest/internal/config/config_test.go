@@ -19,8 +19,8 @@ func TestLoadDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.WebhookSecrets, []string{"whsec_a", "whsec_b"}) {
 		t.Errorf("secrets %q", c.WebhookSecrets)
 	}
-	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" {
-		t.Errorf("defaults: tolerance %s, max body %d, publish timeout %s, addr %s", c.Tolerance, c.MaxBody, c.PublishTimeout, c.Addr)
+	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" || c.KafkaMaxMessageBytes != 1000012 {
+		t.Errorf("defaults: tolerance %s, max body %d, publish timeout %s, addr %s, max message %d", c.Tolerance, c.MaxBody, c.PublishTimeout, c.Addr, c.KafkaMaxMessageBytes)
 	}
 }
 
@@ -31,6 +31,7 @@ func TestLoadRefuses(t *testing.T) {
 		"zero tolerance":   {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_TOLERANCE": "0s"},
 		"negative limit":   {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_MAX_BODY_BYTES": "-1"},
 		"no timeout":       {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "PUBLISH_TIMEOUT": "0s"},
+		"tiny batches":     {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "KAFKA_MAX_MESSAGE_BYTES": "100"},
 		"tolerance typo'd": {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_TOLERANCE": "300"},
 	} {
 		t.Run(name, func(t *testing.T) {

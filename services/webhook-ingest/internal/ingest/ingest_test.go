@@ -48,7 +48,7 @@ func defaultConfig(topic string) Config {
 
 func startService(t testing.TB, brokers []string, cfg Config) *service {
 	t.Helper()
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test", MaxMessageBytes: int(cfg.MaxBody) + 64<<10})
+	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
