@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -131,7 +132,18 @@ func (h *Handler) answer(c *fasthttp.RequestCtx, o outcome, env stripeevent.Enve
 // refuseUnread answers a request the server could not read whole: a body
 // over the limit (declared, or found while reading a chunked one) is 413
 // body_too_large; a header over the read buffer, 431; anything else, 400.
+// A read that timed out gets no answer: the connection is closed.
 func (h *Handler) refuseUnread(c *fasthttp.RequestCtx, err error) {
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		// Nothing came, or not a whole request, within the read timeout:
+		// mostly a connection an HTTP client dialled ahead and never used.
+		// An answer there is one the client never asked for (Go's client
+		// logs "Unsolicited response received on idle HTTP channel"), so
+		// close it unanswered, as net/http does; fasthttp's own answer
+		// then goes nowhere.
+		_ = c.Conn().Close()
+		return
+	}
 	o := unreadableBody
 	var small *fasthttp.ErrSmallBuffer
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -48,6 +49,12 @@ func defaultConfig(topic string) Config {
 
 func startService(t testing.TB, brokers []string, cfg Config) *service {
 	t.Helper()
+	return startServiceWith(t, brokers, cfg, nil)
+}
+
+// startServiceWith is startService with the server's settings changed by adjust.
+func startServiceWith(t testing.TB, brokers []string, cfg Config, adjust func(*fasthttp.Server)) *service {
+	t.Helper()
 	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +66,9 @@ func startService(t testing.TB, brokers []string, cfg Config) *service {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := NewServer(New(cfg, pub, metrics, logger), http.NotFoundHandler(), logger)
+	if adjust != nil {
+		adjust(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +219,43 @@ func TestChunkedBodyAccepted(t *testing.T) {
 	msgs := s.topicMessages(t)
 	if len(msgs) != 1 || !bytes.Equal(msgs[0].Value, body) {
 		t.Fatalf("topic holds %d messages, want the body once, byte for byte", len(msgs))
+	}
+}
+
+// A connection that sends nothing, or half a request, within the read
+// timeout is closed unanswered and is no delivery: HTTP clients dial
+// connections ahead and may never use them, and an answer there is one they
+// never asked for.
+func TestSilentConnectionsClosedUnanswered(t *testing.T) {
+	s := startServiceWith(t, []string{testenv.Broker(t)}, defaultConfig(testenv.Topic(t)), func(srv *fasthttp.Server) {
+		srv.ReadTimeout = 200 * time.Millisecond
+	})
+	for name, sent := range map[string]string{
+		"nothing":          "",
+		"half a header":    "POST " + Path + " HTTP/1.1\r\nHost: x\r\nStripe-Sig",
+		"half of the body": "POST " + Path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, sent); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("connection not closed by the server: %v", err)
+			}
+			if len(got) != 0 {
+				t.Fatalf("answered %q, want the connection closed unanswered", got)
+			}
+		})
+	}
+	if n := s.count(unreadableBody.reason); n != 0 {
+		t.Errorf("unreadable_body counted %d times, want 0", n)
 	}
 }
 
