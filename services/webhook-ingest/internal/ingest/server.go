@@ -27,7 +27,7 @@ const (
 
 // NewServer serves h at Path and BackendlessPath and everything else with
 // ops, a net/http handler (/healthz, /readyz, /metrics), through fasthttp's
-// adaptor. Bodies over maxBody are refused before they are read.
+// adaptor. A body over the handler's MaxBody is refused before it is read.
 func NewServer(h *Handler, ops http.Handler, logger *slog.Logger) *fasthttp.Server {
 	other := fasthttpadaptor.NewFastHTTPHandler(ops)
 	return &fasthttp.Server{
