@@ -61,12 +61,7 @@ func TestBatchPublisherConcurrentCallersAllAcknowledged(t *testing.T) {
 	}
 
 	// Publish returned: every message is on the topic now, keyed by object id.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	got, err := kafka.ReadTopic(ctx, []string{broker}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testenv.TopicMessages(t, []string{broker}, topic)
 	if len(got) != callers*each {
 		t.Fatalf("topic holds %d messages, want %d", len(got), callers*each)
 	}
@@ -170,12 +165,7 @@ func TestBatchPublisherPartitionsAsSarama(t *testing.T) {
 	if len(parts) < 2 {
 		t.Fatalf("topic has %d partitions: nothing to compare", len(parts))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	got, err := kafka.ReadTopic(ctx, []string{broker}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testenv.TopicMessages(t, []string{broker}, topic)
 	hp := sarama.NewHashPartitioner(topic)
 	used := map[int32]bool{}
 	for _, m := range got {
@@ -210,12 +200,7 @@ func TestBatchPublisherRefusesAMessageTooLarge(t *testing.T) {
 	if err := pub.Publish(topic, big); !errors.Is(err, kafka.ErrMessageTooLarge) {
 		t.Fatalf("Publish of 8 KiB with a 4 KiB limit = %v, want ErrMessageTooLarge", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	got, err := kafka.ReadTopic(ctx, []string{broker}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testenv.TopicMessages(t, []string{broker}, topic)
 	if len(got) != 1 {
 		t.Fatalf("topic holds %d messages, want only the small one", len(got))
 	}

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 )
 
@@ -163,6 +165,18 @@ func Topic(t testing.TB) string {
 		name = name[:80]
 	}
 	return "test." + name + "." + devstack.RandomHex(3)
+}
+
+// TopicMessages is every message on topic now, read within a minute.
+func TopicMessages(t testing.TB, brokers []string, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	msgs, err := kafka.ReadTopic(ctx, brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
 }
 
 // Eventually polls cond every 20 ms until it returns nil or d passes; then it

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -112,13 +111,7 @@ func do(t testing.TB, req *http.Request) (int, string) {
 
 func (s *service) topicMessages(t testing.TB) []*sarama.ConsumerMessage {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	msgs, err := kafka.ReadTopic(ctx, s.brokers, s.topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msgs
+	return testenv.TopicMessages(t, s.brokers, s.topic)
 }
 
 func (s *service) count(outcome string) int {
