@@ -70,21 +70,7 @@ const (
 // soon as the one in flight is answered (linger 0), no compression. It fails
 // when no broker answers, as a Sarama producer does.
 func NewBatchPublisher(cfg BatchPublisherConfig) (*BatchPublisher, error) {
-	maxBytes := cfg.MaxMessageBytes
-	if maxBytes <= 0 {
-		maxBytes = 1_000_012
-	}
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		kgo.DialTimeout(dialTimeout),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent: kgo's default, which needs these acks
-		kgo.ProducerLinger(0),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.ProducerBatchMaxBytes(int32(maxBytes)),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a))),
-		kgo.AllowAutoTopicCreation(), // as Sarama's metadata requests do
-	)
+	client, err := kgo.NewClient(ProducerOptions(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
@@ -95,6 +81,26 @@ func NewBatchPublisher(cfg BatchPublisherConfig) (*BatchPublisher, error) {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	return &BatchPublisher{client: client, marshaler: Marshaler}, nil
+}
+
+// ProducerOptions are the kgo options of NewBatchPublisher's producer; the
+// ingest benchmark's floor produces with them too.
+func ProducerOptions(cfg BatchPublisherConfig) []kgo.Opt {
+	maxBytes := cfg.MaxMessageBytes
+	if maxBytes <= 0 {
+		maxBytes = 1_000_012
+	}
+	return []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.DialTimeout(dialTimeout),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent: kgo's default, which needs these acks
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerBatchMaxBytes(int32(maxBytes)),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a))),
+		kgo.AllowAutoTopicCreation(), // as Sarama's metadata requests do
+	}
 }
 
 // fnv32a is the hash of Sarama's default partitioner.

@@ -8,22 +8,25 @@ import (
 	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
-// TestRunSmall runs both measurements on a few messages: they complete, every
+// TestRunSmall runs every measurement on a few messages: they complete, every
 // request got a 200 (Run fails otherwise), and the figures are filled in.
 // Speed itself is not asserted here; `make bench` reports it.
 func TestRunSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := Run(ctx, Config{Brokers: []string{testenv.Broker(t)}, EventsDir: "../testdata/events", Senders: 8, Messages: 400, BatchSize: 100})
+	r, err := Run(ctx, Config{Brokers: []string{testenv.Broker(t)}, EventsDir: "../testdata/events", Senders: 8, Messages: 400, BatchSize: 100, Floors: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []Figure{r.Ingest, r.Bare} {
+	if r.HTTPFloor == nil || r.ProduceFloor == nil {
+		t.Fatalf("floors not measured: %+v", r)
+	}
+	for _, f := range []Figure{r.Ingest, r.Bare, *r.HTTPFloor, *r.ProduceFloor} {
 		if f.Messages != 400 || f.PerSecond <= 0 || f.P50 <= 0 || f.P99 < f.P50 {
 			t.Errorf("figure %+v", f)
 		}
 	}
-	if r.Ratio <= 0 || r.MeanBytes < 1500 {
+	if r.Ratio <= 0 || r.MeanBytes < 1500 || len(r.BareRuns) != 3 {
 		t.Errorf("report %+v", r)
 	}
 	t.Log("\n" + r.String())

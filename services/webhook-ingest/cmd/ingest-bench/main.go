@@ -33,6 +33,7 @@ func run(ctx context.Context) error {
 	flag.IntVar(&cfg.Senders, "senders", 64, "concurrent HTTP senders")
 	flag.IntVar(&cfg.Messages, "messages", 20000, "messages per measurement")
 	flag.IntVar(&cfg.BatchSize, "batch", 500, "batch size of the bare producer")
+	flag.BoolVar(&cfg.Floors, "floors", false, "also measure the HTTP floor and the HTTP + produce floor (bench/floor.go)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ingest measurement to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
