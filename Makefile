@@ -29,13 +29,10 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: the benchmark report (bench/results.json, bench/latency.svg), then webhook-ingest
-## beside its ceiling and its two floors in one process (bench/ingest-floors.txt,
-## docs/webhook-ingest.md); sizes are flags, e.g.
+## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
 ## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
 bench: postgres
 	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-bench -out bench $(BENCH_FLAGS)
-	$(GO) run github.com/stripeline/stripeline/services/webhook-ingest/cmd/ingest-bench -floors -messages 40000 | tee bench/ingest-floors.txt
 
 ## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails. Sizes are flags, e.g.
 ## make chaos CHAOS_FLAGS="-seed 1234 -events 50000"

@@ -95,7 +95,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	log.printf("building the services and the load generator")
-	if err := devstack.BuildServices(ctx, bin, os.Stderr, "github.com/stripeline/stripeline/pkg/cmd/stripeline-load"); err != nil {
+	if err := devstack.BuildServices(ctx, bin, os.Stderr, "github.com/stripeline/stripeline/pkg/cmd/stripeline-load",
+		"github.com/stripeline/stripeline/services/webhook-ingest/cmd/ingest-floor"); err != nil {
 		return nil, err
 	}
 	if err := resetDatabase(ctx, cfg.DatabaseURL); err != nil {

@@ -37,6 +37,10 @@ func Table(w io.Writer, r *Results) {
 		in := r.Ingest
 		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches (median of %d)\t%.2f\t%s\n",
 			r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, len(in.SaramaRuns), in.Ratio, lat(in.Service.Latency))
+		fmt.Fprintf(tw, "  floor: answer 200, nothing else\t%.0f/s\t(same ceiling)\t%.2f\t%s\n",
+			in.HTTPFloor.PerSecond, in.HTTPFloorRatio, lat(in.HTTPFloor.Latency))
+		fmt.Fprintf(tw, "  floor: produce with acks, nothing else\t%.0f/s\t(same ceiling)\t%.2f\t%s\n",
+			in.ProduceFloor.PerSecond, in.ProduceFloorRatio, lat(in.ProduceFloor.Latency))
 	}
 	if r.Config.ran("writer") {
 		wr := r.Writer

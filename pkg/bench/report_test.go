@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/xml"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,11 +73,17 @@ func TestTableShowsTheStepsThatRan(t *testing.T) {
 	r := &Results{Config: Config{Only: []string{"ingest"}, IngestSenders: 64}}
 	r.Ingest.SaramaRuns = []float64{130_000, 60_000, 150_000}
 	r.Ingest.SaramaPerSecond = median(r.Ingest.SaramaRuns)
+	r.Ingest.HTTPFloor.PerSecond, r.Ingest.HTTPFloorRatio = 91_000, 0.7
+	r.Ingest.ProduceFloor.PerSecond, r.Ingest.ProduceFloorRatio = 39_000, 0.3
 	var b bytes.Buffer
 	Table(&b, r)
 	out := b.String()
 	if !strings.Contains(out, "ingest:") || !strings.Contains(out, "130000/s bare Sarama batches (median of 3)") {
 		t.Errorf("no ingest row with the median ceiling:\n%s", out)
+	}
+	if !regexp.MustCompile(`floor: answer 200, nothing else +91000/s .* 0\.70`).MatchString(out) ||
+		!regexp.MustCompile(`floor: produce with acks, nothing else +39000/s .* 0\.30`).MatchString(out) {
+		t.Errorf("no floor rows:\n%s", out)
 	}
 	for _, absent := range []string{"writer:", "notifier:", "api:"} {
 		if strings.Contains(out, absent) {

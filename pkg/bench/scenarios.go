@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/pgstore"
@@ -54,6 +55,15 @@ type Ingest struct {
 	SaramaPerSecond float64        `json:"sarama_per_second"` // the median of SaramaRuns
 	SaramaRuns      []float64      `json:"sarama_runs"`
 	Ratio           float64        `json:"ratio"`
+	// The floors: the same load against a server that only answers 200
+	// (HTTP), and one that only produces each body with ingest's producer
+	// settings and answers once acknowledged (Produce); no checks, no key.
+	// No correct ingest can beat the produce floor (services/webhook-ingest/
+	// bench/floor.go).
+	HTTPFloor         loadgen.Result `json:"http_floor"`
+	ProduceFloor      loadgen.Result `json:"produce_floor"`
+	HTTPFloorRatio    float64        `json:"http_floor_ratio"`    // to the ceiling
+	ProduceFloorRatio float64        `json:"produce_floor_ratio"` // to the ceiling
 }
 
 // paused runs fn with the named services paused (SIGSTOP), so a figure
@@ -80,10 +90,7 @@ func (b *run) ingest(ctx context.Context, r *Results) error {
 }
 
 func (b *run) ingestPaused(ctx context.Context, r *Results) error {
-	seed := strconv.FormatUint(b.cfg.Seed, 10)
-	if err := b.load(ctx, &r.Ingest.Service, "webhooks", "--url", b.stack.URL("webhook-ingest")+"/webhooks/stripe",
-		"--secret", b.stack.Config.WebhookSecret, "--concurrency", strconv.Itoa(b.cfg.IngestSenders),
-		"--duration", b.cfg.IngestDuration.String(), "--seed", seed); err != nil {
+	if err := b.webhooks(ctx, &r.Ingest.Service, b.stack.URL("webhook-ingest")); err != nil {
 		return err
 	}
 	// The same events (same seed, same count), to a topic no service reads.
@@ -102,7 +109,44 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 	rate := median(r.Ingest.SaramaRuns)
 	r.Ingest.SaramaMessages, r.Ingest.SaramaPerSecond = n, rate
 	r.Ingest.Ratio = ratio(r.Ingest.Service.PerSecond, rate)
+
+	if err := b.floor(ctx, &r.Ingest.HTTPFloor); err != nil {
+		return fmt.Errorf("HTTP floor: %w", err)
+	}
+	if err := b.floor(ctx, &r.Ingest.ProduceFloor, "--brokers", strings.Join(b.stack.Config.KafkaBrokers, ","),
+		"--topic", "bench.floor."+strconv.FormatUint(b.cfg.Seed, 36)); err != nil {
+		return fmt.Errorf("produce floor: %w", err)
+	}
+	r.Ingest.HTTPFloorRatio = ratio(r.Ingest.HTTPFloor.PerSecond, rate)
+	r.Ingest.ProduceFloorRatio = ratio(r.Ingest.ProduceFloor.PerSecond, rate)
 	return nil
+}
+
+// floor runs ingest-floor with args as a process of its own and the ingest
+// step's load against it.
+func (b *run) floor(ctx context.Context, out *loadgen.Result, args ...string) error {
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := devstack.Start(devstack.ProcessConfig{Name: "ingest-floor", Path: filepath.Join(b.bin, "ingest-floor"),
+		Args: append([]string{"-addr", addr}, args...), Log: b.cfg.Progress})
+	if err != nil {
+		return err
+	}
+	defer p.Stop(5 * time.Second)
+	if err := devstack.WaitTCP(ctx, addr); err != nil {
+		return err
+	}
+	return b.webhooks(ctx, out, "http://"+addr)
+}
+
+// webhooks runs the ingest step's load (signed webhooks from IngestSenders
+// senders for IngestDuration) against the server at base.
+func (b *run) webhooks(ctx context.Context, out *loadgen.Result, base string) error {
+	return b.load(ctx, out, "webhooks", "--url", base+"/webhooks/stripe",
+		"--secret", b.stack.Config.WebhookSecret, "--concurrency", strconv.Itoa(b.cfg.IngestSenders),
+		"--duration", b.cfg.IngestDuration.String(), "--seed", strconv.FormatUint(b.cfg.Seed, 10))
 }
 
 func median(xs []float64) float64 {

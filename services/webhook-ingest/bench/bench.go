@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,14 +114,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		bodies[i], _, _ = tpls[i%len(tpls)].Vary(i)
 		total += len(bodies[i])
 	}
-	keys := make([]string, len(bodies)) // ingest's key of each: the object's id
-	for i, b := range bodies {
-		env, err := stripeevent.Parse(b)
-		if err != nil {
-			return Report{}, err
-		}
-		keys[i] = env.ObjectID
-	}
 	r := Report{Senders: cfg.Senders, MeanBytes: total / len(bodies)}
 	// A run of the bare producer lasts a second or less and moves by half
 	// from one to the next: the ceiling is the median of three, as in
@@ -141,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	r.Ratio = r.Ingest.PerSecond / r.Bare.PerSecond
 	if cfg.Floors {
-		httpOnly, produce, err := floors(ctx, cfg, bodies, keys)
+		httpOnly, produce, err := floors(ctx, cfg, bodies)
 		if err != nil {
 			return r, err
 		}
@@ -212,7 +203,7 @@ func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, er
 	defer srv.Shutdown()
 
 	url := "http://" + ln.Addr().String() + ingest.Path
-	return postAll(ctx, cfg, fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), url, signed(bodies, nil), cfg.CPUProfile)
+	return postAll(ctx, cfg, fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), url, signed(bodies), cfg.CPUProfile)
 }
 
 // request is one webhook as the senders post it: the body and its header lines.
@@ -222,9 +213,8 @@ type request struct {
 }
 
 // signed makes a request of each body, signed as Stripe signs (Stripe's cost,
-// not ours: done before the clock starts), with the extra header lines
-// extra(i) gives, if extra is not nil.
-func signed(bodies [][]byte, extra func(i int) []string) []request {
+// not ours: done before the clock starts).
+func signed(bodies [][]byte) []request {
 	reqs := make([]request, len(bodies))
 	for i, b := range bodies {
 		reqs[i] = request{b, []string{
@@ -232,9 +222,6 @@ func signed(bodies [][]byte, extra func(i int) []string) []request {
 			"User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)",
 			"Stripe-Signature: " + stripeevent.Sign(b, time.Now(), secret),
 		}}
-		if extra != nil {
-			reqs[i].header = append(reqs[i].header, extra(i)...)
-		}
 	}
 	return reqs
 }
@@ -262,7 +249,7 @@ func postAll(ctx context.Context, cfg Config, name, url string, reqs []request, 
 	for i := range warm {
 		warm[i] = []byte(fmt.Sprintf(`{"id":"evt_warm%d","type":"bench.warm_up","data":{"object":{"id":"x%d"}}}`, i, i))
 	}
-	warmReqs := signed(warm, func(i int) []string { return []string{floorKeyHeader + ": x" + strconv.Itoa(i)} })
+	warmReqs := signed(warm)
 	var wg sync.WaitGroup
 	warmErr := make([]error, cfg.Senders)
 	for i := range cfg.Senders {

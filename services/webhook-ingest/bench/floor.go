@@ -18,66 +18,76 @@ import (
 // Each serves the same requests as ingest, on the same HTTP server and load
 // generator, and does less than any correct ingest must:
 //
-//   - the HTTP floor reads the request and answers 200 at once: no
-//     signature, no parsing, nothing published;
-//   - the produce floor also produces the body with the producer settings
-//     of ingest (kafka.ProducerOptions: acks from all in-sync replicas,
-//     idempotent, linger 0) and answers once the broker acknowledged it. The
-//     key comes from a header the sender sets, so the records go to the
-//     partitions ingest's do; no watermill message, no headers, no checks.
+//   - the HTTP floor (AnswerOnly) reads the request and answers 200 at once:
+//     no signature, no parsing, nothing published;
+//   - the produce floor (ProduceOnly) also produces the body with the
+//     producer settings of ingest (kafka.ProducerOptions: acks from all
+//     in-sync replicas, idempotent, linger 0) and answers once the broker
+//     acknowledged it. No key, no headers, no watermill message, no checks:
+//     without a key kgo packs each request's records into one partition's
+//     batch, which only makes the floor faster than a keyed ingest can be.
 //
 // A correct ingest cannot pass the produce floor: requirement 4 of the
-// service is this acknowledgement before the 200.
-
-// floorKeyHeader carries the record key to the produce floor; ingest ignores it.
-const floorKeyHeader = "Floor-Key"
+// service is this acknowledgement before the 200. cmd/ingest-floor serves
+// either as a process of its own for `make bench`.
 
 var floorAnswer = []byte(`{"received":true}` + "\n")
 
-// floors measures the HTTP floor, then the produce floor. keys[i] is the key
-// ingest gives bodies[i].
-func floors(ctx context.Context, cfg Config, bodies [][]byte, keys []string) (httpOnly, produce Figure, err error) {
-	reqs := signed(bodies, func(i int) []string { return []string{floorKeyHeader + ": " + keys[i]} })
-	name := func(what string) string { return fmt.Sprintf("floor: %s (%d senders)", what, cfg.Senders) }
+// AnswerOnly is the HTTP floor.
+func AnswerOnly(c *fasthttp.RequestCtx) {
+	_ = c.PostBody()
+	c.SetContentType("application/json")
+	c.SetBody(floorAnswer)
+}
 
-	httpOnly, err = serveFloor(ctx, cfg, name("HTTP, answer only"), reqs, func(c *fasthttp.RequestCtx) {
-		_ = c.PostBody()
-		c.SetContentType("application/json")
-		c.SetBody(floorAnswer)
-	})
-	if err != nil {
-		return httpOnly, produce, fmt.Errorf("HTTP floor: %w", err)
-	}
-
-	client, err := kgo.NewClient(kafka.ProducerOptions(kafka.BatchPublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-floor"})...)
-	if err != nil {
-		return httpOnly, produce, err
-	}
-	defer client.Close()
-	topic := topicName("floor")
-	produce, err = serveFloor(ctx, cfg, name("HTTP + produce"), reqs, func(c *fasthttp.RequestCtx) {
-		rec := &kgo.Record{Topic: topic, Key: bytes.Clone(c.Request.Header.Peek(floorKeyHeader)), Value: bytes.Clone(c.PostBody())}
+// ProduceOnly is the produce floor: it produces each body to topic and
+// answers 200 once the broker acknowledged it, 503 if it failed.
+func ProduceOnly(client *kgo.Client, topic string) fasthttp.RequestHandler {
+	return func(c *fasthttp.RequestCtx) {
+		rec := &kgo.Record{Topic: topic, Value: bytes.Clone(c.PostBody())}
 		if err := client.ProduceSync(c, rec).FirstErr(); err != nil {
 			c.Error(err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		c.SetContentType("application/json")
-		c.SetBody(floorAnswer)
-	})
+		AnswerOnly(c)
+	}
+}
+
+// NewProducer is the produce floor's client: ingest's producer settings.
+func NewProducer(brokers []string) (*kgo.Client, error) {
+	return kgo.NewClient(kafka.ProducerOptions(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "bench-floor"})...)
+}
+
+// NewFloorServer serves handler with ingest's server settings that bear on speed.
+func NewFloorServer(handler fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{Handler: handler, ReadBufferSize: 16 << 10, NoDefaultServerHeader: true, CloseOnShutdown: true}
+}
+
+// floors measures the HTTP floor, then the produce floor, in this process.
+func floors(ctx context.Context, cfg Config, bodies [][]byte) (httpOnly, produce Figure, err error) {
+	reqs := signed(bodies)
+	name := func(what string) string { return fmt.Sprintf("floor: %s (%d senders)", what, cfg.Senders) }
+	if httpOnly, err = serveFloor(ctx, cfg, name("HTTP, answer only"), reqs, AnswerOnly); err != nil {
+		return httpOnly, produce, fmt.Errorf("HTTP floor: %w", err)
+	}
+	client, err := NewProducer(cfg.Brokers)
 	if err != nil {
+		return httpOnly, produce, err
+	}
+	defer client.Close()
+	if produce, err = serveFloor(ctx, cfg, name("HTTP + produce"), reqs, ProduceOnly(client, topicName("floor"))); err != nil {
 		return httpOnly, produce, fmt.Errorf("produce floor: %w", err)
 	}
 	return httpOnly, produce, nil
 }
 
-// serveFloor serves handler on loopback with ingest's server settings that
-// bear on speed, and posts reqs to it.
+// serveFloor serves handler on loopback and posts reqs to it.
 func serveFloor(ctx context.Context, cfg Config, name string, reqs []request, handler fasthttp.RequestHandler) (Figure, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return Figure{}, err
 	}
-	srv := &fasthttp.Server{Handler: handler, ReadBufferSize: 16 << 10, NoDefaultServerHeader: true, CloseOnShutdown: true}
+	srv := NewFloorServer(handler)
 	go srv.Serve(ln)
 	defer srv.Shutdown()
 	return postAll(ctx, cfg, name, "http://"+ln.Addr().String()+"/", reqs, nil)

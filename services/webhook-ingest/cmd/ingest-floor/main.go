@@ -1,0 +1,57 @@
+// Command ingest-floor serves one of webhook-ingest's floors (package bench,
+// floor.go) as a process of its own, for `make bench`: with -brokers, the
+// produce floor (every body produced with ingest's producer settings, 200
+// once acknowledged); without, the HTTP floor (200 at once). It serves every
+// path and stops on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest-floor:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8091", "listen address")
+	brokers := flag.String("brokers", "", "comma-separated brokers: serve the produce floor; empty serves the HTTP floor")
+	topic := flag.String("topic", "bench.floor", "the produce floor's topic")
+	flag.Parse()
+
+	handler := fasthttp.RequestHandler(bench.AnswerOnly)
+	if *brokers != "" {
+		client, err := bench.NewProducer(strings.Split(*brokers, ","))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		handler = bench.ProduceOnly(client, *topic)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := bench.NewFloorServer(handler)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown()
+	}()
+	return srv.Serve(ln)
+}
