@@ -179,6 +179,28 @@ func TopicMessages(t testing.TB, brokers []string, topic string) []*sarama.Consu
 	return msgs
 }
 
+// EndOffsets is the high-water mark of every partition of topic: its keys
+// are the topic's partitions.
+func EndOffsets(t testing.TB, brokers []string, topic string) map[int32]int64 {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.ConsumerSarama("test-offsets", sarama.OffsetOldest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // Eventually polls cond every 20 ms until it returns nil or d passes; then it
 // fails the test with cond's last error.
 func Eventually(t testing.TB, d time.Duration, cond func() error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
 
 // The floors answer the question the ratio raises: how fast could any
@@ -60,7 +61,7 @@ func NewProducer(brokers []string) (*kgo.Client, error) {
 
 // NewFloorServer serves handler with ingest's server settings that bear on speed.
 func NewFloorServer(handler fasthttp.RequestHandler) *fasthttp.Server {
-	return &fasthttp.Server{Handler: handler, ReadBufferSize: 16 << 10, NoDefaultServerHeader: true, CloseOnShutdown: true}
+	return &fasthttp.Server{Handler: handler, ReadBufferSize: ingest.ReadBufferSize, NoDefaultServerHeader: true, CloseOnShutdown: true}
 }
 
 // floors measures the HTTP floor, then the produce floor, in this process.

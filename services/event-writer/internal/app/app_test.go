@@ -41,7 +41,7 @@ func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
 		t.Fatalf("payload of %s does not hold its object %s", events[7].ID, events[7].ObjectID)
 	}
 	// Every offset ends up committed once its batch is in.
-	end := ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	end := testenv.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic)
 		for p, off := range end {
@@ -120,7 +120,7 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	}
 	startWriter(t, cfg)
 	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, before) })
-	end := ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	end := testenv.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
 			return fmt.Errorf("committed %v, want %v", got, end)
@@ -155,7 +155,7 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	all := append(before, during...)
 	testenv.Eventually(t, 60*time.Second, func() error { return ewtest.SameIDs(t, pool, all) })
 	testenv.Eventually(t, 30*time.Second, func() error { return readyz(cfg) })
-	end = ewtest.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	end = testenv.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if got := ewtest.Committed(t, cfg.Kafka.Brokers, cfg.ConsumerGroup, cfg.Kafka.Topic); fmt.Sprint(got) != fmt.Sprint(end) {
 			return fmt.Errorf("committed %v, want %v", got, end)

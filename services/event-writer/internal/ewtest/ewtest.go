@@ -89,27 +89,6 @@ func Committed(t *testing.T, brokers []string, group, topic string) map[int32]in
 	return out
 }
 
-// EndOffsets is the high-water mark of every partition of topic.
-func EndOffsets(t *testing.T, brokers []string, topic string) map[int32]int64 {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.ConsumerSarama("test-offsets", sarama.OffsetOldest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // ReadTopic reads n messages from topic's partitions, from the oldest.
 func ReadTopic(t *testing.T, brokers []string, topic string, n int) []*sarama.ConsumerMessage {
 	t.Helper()

@@ -119,9 +119,7 @@ func TestIdleConnectionWaitsOutsideGorilla(t *testing.T) {
 		}
 	}
 	expectWaiter("the handshake")
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
 	expectWaiter("a data frame")
 	writeRaw(t, c, wireFrame(websocket.PongMessage, nil))
 	expectWaiter("a pong")
@@ -279,9 +277,7 @@ func TestPingedClientStaysAndGetsEvents(t *testing.T) {
 		pings <- struct{}{}
 		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 	})
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
 	frames := make(chan serverFrame, 10)
 	errs := make(chan error, 1)
 	go func() {
@@ -331,9 +327,7 @@ func TestPingedClientStaysAndGetsEvents(t *testing.T) {
 func TestClientCloseWhileIdle(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
 	time.Sleep(50 * time.Millisecond)
 	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
@@ -352,9 +346,7 @@ func TestClientCloseWhileIdle(t *testing.T) {
 func TestAbruptDisconnectWhileIdle(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
 	time.Sleep(50 * time.Millisecond)
 	c.NetConn().(*net.TCPConn).Close()
 	noConnections(t, f.srv, "connection still open after the client went")

@@ -88,6 +88,16 @@ func request(t *testing.T, c *websocket.Conn, v map[string]string) serverFrame {
 	return read(t, c)
 }
 
+// subscribe sends a subscribe request with the members of req and fails the
+// test unless it is answered "subscribed".
+func subscribe(t *testing.T, c *websocket.Conn, req map[string]string) {
+	t.Helper()
+	req["type"] = "subscribe"
+	if a := request(t, c, req); a.Type != "subscribed" {
+		t.Fatalf("answer = %+v", a)
+	}
+}
+
 func token(id string) string { return subtoken.Sign(secret, id, time.Now().Add(time.Hour)) }
 
 func event(id, typ, object string, related ...string) *hub.Event {
@@ -122,9 +132,7 @@ func TestWindowIsReplayedBeforeLive(t *testing.T) {
 	f := start(t, Config{RequireToken: true})
 	f.hub.Publish(event("evt_early", "charge.succeeded", "ch_1"))
 	c := f.dial(t, nil)
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1", "token": token("ch_1")}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1", "token": token("ch_1")})
 	f.hub.Publish(event("evt_late", "charge.refunded", "ch_1"))
 	for _, want := range []string{"evt_early", "evt_late"} {
 		if m := read(t, c); m.Headers["event_id"] != want || m.Channel != "stripe/ch_1" {
@@ -179,9 +187,7 @@ func TestBadRequestsKeepTheConnectionOpen(t *testing.T) {
 func TestWithoutTokensUnpinnedSelectorsAreBounded(t *testing.T) {
 	f := start(t, Config{RequireToken: false, MaxUnpinned: 1})
 	c := f.dial(t, nil)
-	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe", "selector": "type = 'charge.succeeded'"}); a.Type != "subscribed" {
-		t.Fatalf("answer = %+v", a)
-	}
+	subscribe(t, c, map[string]string{"channel": "stripe", "selector": "type = 'charge.succeeded'"})
 	if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe", "selector": "livemode = FALSE"}); a.Code != "too_many_subscriptions" {
 		t.Fatalf("second unpinned answer = %+v, want too_many_subscriptions", a)
 	}
@@ -230,9 +236,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 	slow := f.dial(t, nil)
 	fast := f.dial(t, nil)
 	for _, c := range []*websocket.Conn{slow, fast} {
-		if a := request(t, c, map[string]string{"type": "subscribe", "channel": "stripe/ch_1"}); a.Type != "subscribed" {
-			t.Fatalf("answer = %+v", a)
-		}
+		subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
 	}
 	// Enough events (≈2 KB each) to fill the slow client's socket buffers
 	// and then its queue; the fast client reads them all as they come.

@@ -280,7 +280,7 @@ func TestRejections(t *testing.T) {
 		{name: "future", body: string(good), sig: stripeevent.Sign(good, now.Add(330*time.Second), secretOld), wantStatus: 400, wantCode: "future_timestamp"},
 		{name: "over the limit", body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
 		{name: "over the limit, chunked", chunked: true, body: big, sig: stripeevent.Sign([]byte(big), now, secretOld), wantStatus: 413, wantCode: "body_too_large"},
-		{name: "header over the read buffer", body: string(good), sig: stripeevent.Sign(good, now, secretOld) + ",v0=" + strings.Repeat("0", readBuffer), wantStatus: 431, wantCode: "header_too_large"},
+		{name: "header over the read buffer", body: string(good), sig: stripeevent.Sign(good, now, secretOld) + ",v0=" + strings.Repeat("0", ReadBufferSize), wantStatus: 431, wantCode: "header_too_large"},
 		{name: "not JSON", wantStatus: 400, wantCode: "not_an_event"},
 		{name: "empty body", wantStatus: 400, wantCode: "not_an_event"},
 		{name: "JSON array", wantStatus: 400, wantCode: "not_an_event"},

@@ -20,9 +20,9 @@ const (
 	readTimeout  = 10 * time.Second // a whole request, once its first byte came
 	idleTimeout  = 2 * time.Minute  // a keep-alive connection between requests
 	writeTimeout = 10 * time.Second
-	// readBuffer bounds a request's header (431 beyond it); Stripe's are
+	// ReadBufferSize bounds a request's header (431 beyond it); Stripe's are
 	// under 1 KB, proxies add a few lines.
-	readBuffer = 16 << 10
+	ReadBufferSize = 16 << 10
 )
 
 // NewServer serves h at Path and BackendlessPath and everything else with
@@ -41,7 +41,7 @@ func NewServer(h *Handler, ops http.Handler, logger *slog.Logger) *fasthttp.Serv
 		},
 		ErrorHandler:          h.refuseUnread,
 		MaxRequestBodySize:    int(h.cfg.MaxBody),
-		ReadBufferSize:        readBuffer,
+		ReadBufferSize:        ReadBufferSize,
 		ReadTimeout:           readTimeout,
 		IdleTimeout:           idleTimeout,
 		WriteTimeout:          writeTimeout,
