@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
 // Report is what a run found.
@@ -108,7 +107,7 @@ func (r *Report) check(ctx context.Context, pool *pgxpool.Pool, brokers []string
 	where := map[string]string{}
 	for _, m := range msgs {
 		for _, h := range m.Headers {
-			if string(h.Key) == stripeevent.HeaderEventID {
+			if string(h.Key) == kafka.HeaderEventID {
 				where[string(h.Value)] = fmt.Sprintf("p%d@%d", m.Partition, m.Offset)
 			}
 		}

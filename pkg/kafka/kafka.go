@@ -1,7 +1,11 @@
-// Package kafka holds the Kafka contract of stripeline (topics, keys, headers
-// through watermill-kafka's marshaler, client settings), the batching
-// watermill publisher ingest answers through, and small tools over topics
-// and groups (lag, reading a topic whole).
+// Package kafka is stripeline's Kafka contract and the only place that knows
+// Sarama: topic names, the key, event and poison headers, the wire format of
+// a watermill message (message.go), the Sarama settings of the producer and
+// the consumers, the publisher every service sends through (publisher.go),
+// the Subscriber settings (subscriber.go), and the few admin calls watermill
+// does not offer: offsets by time, end offsets, group offsets, topic creation
+// (offsets.go). docs/design.md describes the contract; docs/decisions.md why
+// it is built this way.
 package kafka
 
 import (
@@ -12,13 +16,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
-	"github.com/ThreeDotsLabs/watermill/message"
-
-	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
-// Topic names (DESIGN.md, "Kafka contract").
+// Topic names (docs/design.md, "Kafka contract").
 const (
 	DefaultTopic = "stripe.events.v1"
 	PoisonSuffix = ".poison"
@@ -30,7 +30,7 @@ type Config struct {
 	Topic   string   `env:"KAFKA_TOPIC, default=stripe.events.v1"`
 }
 
-// PoisonTopic is where messages that are not events go.
+// PoisonTopic is where messages that cannot be stored go.
 func (c Config) PoisonTopic() string { return c.Topic + PoisonSuffix }
 
 // Validate reports a setting that cannot work.
@@ -44,9 +44,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// SaramaVersion is the protocol version every client speaks: headers (which
+// watermill needs) came with 0.11; 2.8 is what the broker images of
+// docker-compose.yml and kfake both serve.
+var SaramaVersion = sarama.V2_8_0_0
+
 func baseSarama(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
+	c.Version = SaramaVersion
 	c.ClientID = clientID
 	c.Metadata.Retry.Max = 1
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
@@ -54,23 +59,39 @@ func baseSarama(clientID string) *sarama.Config {
 	return c
 }
 
+// Bounds of one produce attempt. With ProducerRetries retries, a publish
+// that nobody waits for any more (its caller answered 503 at its deadline)
+// gives up after at most (ProducerRetries+1) × (dial + write + read) plus the
+// backoffs: about 19 s against a broker that accepts connections and never
+// answers, well under a second against one that refuses them.
+const (
+	producerDialTimeout  = 1 * time.Second
+	producerWriteTimeout = 2 * time.Second
+	producerReadTimeout  = 3 * time.Second
+	// ProducerAckTimeout is how long the broker may wait for the in-sync
+	// replicas (Kafka's request.timeout.ms on the produce request); below
+	// the read timeout, so the broker answers before the client gives up.
+	ProducerAckTimeout = 2 * time.Second
+	ProducerRetries    = 2
+)
+
 // ProducerSarama is the producer configuration: acks from all in-sync
-// replicas, idempotent, failing fast when the broker is gone so callers can
-// answer 503 instead of hanging.
+// replicas, idempotent, and failing within seconds when the broker is gone
+// or hangs, so an abandoned publish does not live long.
 func ProducerSarama(clientID string) *sarama.Config {
 	c := baseSarama(clientID)
+	c.Net.DialTimeout = producerDialTimeout
+	c.Net.WriteTimeout = producerWriteTimeout
+	c.Net.ReadTimeout = producerReadTimeout
 	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Timeout = ProducerAckTimeout
 	c.Producer.Idempotent = true
-	c.Net.MaxOpenRequests = 1
+	c.Net.MaxOpenRequests = 1 // what Sarama's idempotent producer requires
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	c.Producer.Retry.Max = 2
+	c.Producer.Retry.Max = ProducerRetries
 	c.Producer.Retry.Backoff = 100 * time.Millisecond
 	c.Producer.Partitioner = sarama.NewHashPartitioner
-	// A request goes as soon as the one in flight is answered, with whatever
-	// is waiting (Kafka's linger.ms=0): concurrent callers share it, and none
-	// waits on a timer. At most 500 messages per request.
-	c.Producer.Flush.MaxMessages = 500
 	c.Producer.Compression = sarama.CompressionNone
 	return c
 }
@@ -92,12 +113,6 @@ func ConsumerSarama(clientID string, initial int64) *sarama.Config {
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
 	return c
 }
-
-// Marshaler keys every message by the event's object id, so all events of one
-// transaction land on one partition in the order they were accepted.
-var Marshaler = wmkafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
-	return msg.Metadata.Get(stripeevent.HeaderObjectID), nil
-})
 
 // Reachable reports whether any broker accepts a TCP connection; it is what
 // /readyz asks.

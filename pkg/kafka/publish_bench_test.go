@@ -17,9 +17,9 @@ import (
 	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
-// BenchmarkBatchPublisher64 publishes realistic events from 64 concurrent
+// BenchmarkPublisher64 publishes realistic events from 64 concurrent
 // callers, one message per Publish, as ingest's handlers do.
-func BenchmarkBatchPublisher64(b *testing.B) {
+func BenchmarkPublisher64(b *testing.B) {
 	// A broker of its own with its data on disk, as make run and make bench
 	// have it: kfake's in-memory files copy every segment as it grows.
 	br, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Partitions: 4})
@@ -28,7 +28,7 @@ func BenchmarkBatchPublisher64(b *testing.B) {
 	}
 	defer br.Close()
 	broker, topic := br.Addr(), testenv.Topic(b)
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: []string{broker}, ClientID: "bench"})
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: []string{broker}, ClientID: "bench"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func BenchmarkBatchPublisher64(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ps[i] = prepared{ev.Body, env.Headers(time.Now())}
+		ps[i] = prepared{ev.Body, kafka.EventHeaders(env, time.Now())}
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup

@@ -12,7 +12,7 @@ import (
 // Message is the event as webhook-ingest publishes it: keyed by its object
 // id, the raw body as value, the contract's headers.
 func (e Event) Message(topic string, receivedAt time.Time) *sarama.ProducerMessage {
-	return RawMessage(topic, e.ObjectID, e.Body, e.Headers(receivedAt))
+	return RawMessage(topic, e.ObjectID, e.Body, kafka.EventHeaders(e.Envelope, receivedAt))
 }
 
 // RawMessage is a message with any key, body and headers: poison looks like this.

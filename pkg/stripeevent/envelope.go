@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -279,37 +278,4 @@ func contains(s []string, v string) bool {
 // then the related ids.
 func (e Envelope) IDs() []string {
 	return append([]string{e.ObjectID}, e.RelatedIDs...)
-}
-
-// Kafka header names (DESIGN.md, "Kafka contract").
-const (
-	HeaderEventID    = "event_id"
-	HeaderEventType  = "event_type"
-	HeaderObjectID   = "object_id"
-	HeaderObjectType = "object_type"
-	HeaderRelatedIDs = "related_ids"
-	HeaderLivemode   = "livemode"
-	HeaderReceivedAt = "received_at"
-)
-
-// Headers is the metadata published beside the raw body.
-func (e Envelope) Headers(receivedAt time.Time) map[string]string {
-	return map[string]string{
-		HeaderEventID:    e.ID,
-		HeaderEventType:  e.Type,
-		HeaderObjectID:   e.ObjectID,
-		HeaderObjectType: e.ObjectType,
-		HeaderRelatedIDs: strings.Join(e.RelatedIDs, ","),
-		HeaderLivemode:   strconv.FormatBool(e.Livemode),
-		HeaderReceivedAt: receivedAt.UTC().Format(time.RFC3339Nano),
-	}
-}
-
-// ReceivedAt reads the received_at header; zero when absent or malformed.
-func ReceivedAt(headers map[string]string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, headers[HeaderReceivedAt])
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }

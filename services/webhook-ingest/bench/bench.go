@@ -153,7 +153,7 @@ func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 		if err != nil {
 			return Figure{}, err
 		}
-		msgs[i] = loadgen.RawMessage(topic, env.ObjectID, b, env.Headers(time.Now()))
+		msgs[i] = loadgen.RawMessage(topic, env.ObjectID, b, kafka.EventHeaders(env, time.Now()))
 	}
 	p, err := sarama.NewSyncProducer(cfg.Brokers, kafka.ProducerSarama("bench-bare"))
 	if err != nil {
@@ -184,7 +184,7 @@ func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 	topic := topicName("ingest")
 	icfg := ingest.Config{Topic: topic, Secrets: []string{secret}, Tolerance: time.Hour, MaxBody: 1 << 20, PublishTimeout: 5 * time.Second}
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest"})
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest"}, nil)
 	if err != nil {
 		return Figure{}, err
 	}

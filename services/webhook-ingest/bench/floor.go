@@ -7,7 +7,8 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
@@ -22,8 +23,8 @@ import (
 //   - the HTTP floor (AnswerOnly) reads the request and answers 200 at once:
 //     no signature, no parsing, nothing published;
 //   - the produce floor (ProduceOnly) also produces the body with the
-//     producer settings of ingest (kafka.ProducerOptions: acks from all
-//     in-sync replicas, idempotent, linger 0) and answers once the broker
+//     publisher of ingest (kafka.Publisher: acks from all
+//     in-sync replicas, idempotent) and answers once the broker
 //     acknowledged it. No key, no headers, no watermill message, no checks:
 //     without a key kgo packs each request's records into one partition's
 //     batch, which only makes the floor faster than a keyed ingest can be.
@@ -43,10 +44,10 @@ func AnswerOnly(c *fasthttp.RequestCtx) {
 
 // ProduceOnly is the produce floor: it produces each body to topic and
 // answers 200 once the broker acknowledged it, 503 if it failed.
-func ProduceOnly(client *kgo.Client, topic string) fasthttp.RequestHandler {
+func ProduceOnly(pub *kafka.Publisher, topic string) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
-		rec := &kgo.Record{Topic: topic, Value: bytes.Clone(c.PostBody())}
-		if err := client.ProduceSync(c, rec).FirstErr(); err != nil {
+		msg := message.NewMessage(watermill.NewUUID(), bytes.Clone(c.PostBody()))
+		if err := pub.Publish(topic, msg); err != nil {
 			c.Error(err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -54,9 +55,9 @@ func ProduceOnly(client *kgo.Client, topic string) fasthttp.RequestHandler {
 	}
 }
 
-// NewProducer is the produce floor's client: ingest's producer settings.
-func NewProducer(brokers []string) (*kgo.Client, error) {
-	return kgo.NewClient(kafka.ProducerOptions(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "bench-floor"})...)
+// NewProducer is the produce floor's publisher: ingest's.
+func NewProducer(brokers []string) (*kafka.Publisher, error) {
+	return kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, ClientID: "bench-floor"}, nil)
 }
 
 // NewFloorServer serves handler with ingest's server settings that bear on speed.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
@@ -163,7 +164,7 @@ func Decode(m *sarama.ConsumerMessage) (pgstore.Event, error) {
 	}
 	return pgstore.Event{
 		Envelope:   env,
-		ReceivedAt: stripeevent.ReceivedAt(headerMap(m.Headers)),
+		ReceivedAt: kafka.ReceivedAt(headerMap(m.Headers)),
 		Payload:    m.Value,
 	}, nil
 }

@@ -45,7 +45,7 @@ func produce(t *testing.T, p sarama.SyncProducer, topic, eventID, objectID strin
 		t.Fatal(err)
 	}
 	var headers []sarama.RecordHeader
-	for k, v := range env.Headers(at) {
+	for k, v := range kafka.EventHeaders(env, at) {
 		headers = append(headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
 	}
 	headers = append(headers, sarama.RecordHeader{Key: []byte("_watermill_message_uuid"), Value: []byte("u")})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
@@ -103,7 +104,7 @@ func token(id string) string { return subtoken.Sign(secret, id, time.Now().Add(t
 func event(id, typ, object string, related ...string) *hub.Event {
 	env := stripeevent.Envelope{ID: id, Type: typ, ObjectID: object, RelatedIDs: related, ObjectType: "charge"}
 	raw := fmt.Sprintf(`{"id":%q,"type":%q,"data":{"object":{"id":%q,"pad":"%s"}}}`, id, typ, object, strings.Repeat("x", 2000))
-	return hub.NewEvent(env, env.Headers(time.Now()), []byte(raw), time.Now())
+	return hub.NewEvent(env, kafka.EventHeaders(env, time.Now()), []byte(raw), time.Now())
 }
 
 func TestSubscribeThenMessage(t *testing.T) {

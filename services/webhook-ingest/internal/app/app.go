@@ -22,11 +22,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers:         cfg.Kafka.Brokers,
 		ClientID:        "webhook-ingest",
 		MaxMessageBytes: cfg.KafkaMaxMessageBytes,
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ type Config struct {
 	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
 	// KafkaMaxMessageBytes is the topic's max.message.bytes: the largest
 	// record batch the broker takes, so also the largest event (body and
-	// headers). The default is kgo's, just under Kafka's 1,048,588.
+	// headers). The default is just under Kafka's 1,048,588.
 	KafkaMaxMessageBytes int `env:"KAFKA_MAX_MESSAGE_BYTES, default=1000012"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
@@ -162,7 +163,7 @@ func TestBrokerOutageMidStream(t *testing.T) {
 
 	onTopic := map[string]int{}
 	for _, m := range s.topicMessages(t) {
-		onTopic[header(m, stripeevent.HeaderEventID)]++
+		onTopic[header(m, kafka.HeaderEventID)]++
 	}
 	var dup, late503 int
 	for id, n := range onTopic {

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/valyala/fasthttp"
 
@@ -28,7 +27,7 @@ import (
 // nil only once the broker acknowledged every message, and returns an error
 // as soon as a message's context (message.SetContext) ends: the handler
 // answers within its deadline even when the broker hangs.
-// kafka.BatchPublisher is one.
+// kafka.Publisher is one.
 type Publisher interface {
 	Publish(topic string, msgs ...*message.Message) error
 }
@@ -92,10 +91,7 @@ func (h *Handler) deliver(body []byte, sig string) (outcome, stripeevent.Envelop
 	if err != nil {
 		return notAnEvent(err), env
 	}
-	msg := message.NewMessage(watermill.NewUUID(), body)
-	for k, v := range env.Headers(time.Now()) {
-		msg.Metadata.Set(k, v)
-	}
+	msg := kafka.NewEventMessage(body, env, time.Now())
 	ctx, cancel := context.WithTimeoutCause(context.Background(), h.cfg.PublishTimeout, errPublishTimeout)
 	defer cancel()
 	msg.SetContext(ctx)

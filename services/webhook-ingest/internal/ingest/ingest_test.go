@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
@@ -54,7 +55,7 @@ func startService(t testing.TB, brokers []string, cfg Config) *service {
 // startServiceWith is startService with the server's settings changed by adjust.
 func startServiceWith(t testing.TB, brokers []string, cfg Config, adjust func(*fasthttp.Server)) *service {
 	t.Helper()
-	pub, err := kafka.NewBatchPublisher(kafka.BatchPublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test"})
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, ClientID: "webhook-ingest-test"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestAcceptsEveryEventShapeByteForByte(t *testing.T) {
 		t.Fatalf("topic holds %d messages, want %d", len(msgs), len(sent))
 	}
 	for _, m := range msgs {
-		id := header(m, stripeevent.HeaderEventID)
+		id := header(m, kafka.HeaderEventID)
 		body, ok := sent[id]
 		if !ok {
 			t.Fatalf("unexpected event %q on the topic", id)
@@ -178,14 +179,14 @@ func TestAcceptsEveryEventShapeByteForByte(t *testing.T) {
 			t.Errorf("%s: published body differs from the one received", id)
 		}
 		env, _ := stripeevent.Parse(body)
-		want := env.Headers(time.Time{})
-		for _, k := range []string{stripeevent.HeaderEventType, stripeevent.HeaderObjectID, stripeevent.HeaderObjectType, stripeevent.HeaderRelatedIDs, stripeevent.HeaderLivemode} {
+		want := kafka.EventHeaders(env, time.Time{})
+		for _, k := range []string{kafka.HeaderEventType, kafka.HeaderObjectID, kafka.HeaderObjectType, kafka.HeaderRelatedIDs, kafka.HeaderLivemode} {
 			if got := header(m, k); got != want[k] {
 				t.Errorf("%s: header %s = %q, want %q", id, k, got, want[k])
 			}
 		}
-		if got := stripeevent.ReceivedAt(map[string]string{stripeevent.HeaderReceivedAt: header(m, stripeevent.HeaderReceivedAt)}); time.Since(got) > time.Minute {
-			t.Errorf("%s: received_at %q is not the ingest clock", id, header(m, stripeevent.HeaderReceivedAt))
+		if got := kafka.ReceivedAt(message.Metadata{kafka.HeaderReceivedAt: header(m, kafka.HeaderReceivedAt)}); time.Since(got) > time.Minute {
+			t.Errorf("%s: received_at %q is not the ingest clock", id, header(m, kafka.HeaderReceivedAt))
 		}
 		if string(m.Key) != env.ObjectID {
 			t.Errorf("%s: key %q, want the object id %q", id, m.Key, env.ObjectID)
@@ -429,7 +430,7 @@ func TestSlowBrokerTimesOut(t *testing.T) {
 	}
 	onTopic := map[string]bool{}
 	for _, m := range s.topicMessages(t) {
-		onTopic[header(m, stripeevent.HeaderEventID)] = true
+		onTopic[header(m, kafka.HeaderEventID)] = true
 	}
 	for id := range ok200 {
 		if !onTopic[id] {

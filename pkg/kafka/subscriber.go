@@ -1,0 +1,50 @@
+package kafka
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+)
+
+// SubscriberConfig is what NewSubscriber needs.
+type SubscriberConfig struct {
+	Brokers  []string
+	ClientID string
+	// Group is the consumer group. A group without committed offsets starts
+	// at Initial (sarama.OffsetOldest or sarama.OffsetNewest); to start
+	// anywhere else, commit its offsets first (Admin.SetGroupOffsets).
+	Group   string
+	Initial int64
+	// Sarama, when set, adjusts the consumer's settings after
+	// ConsumerSarama's (fetch sizes, buffers).
+	Sarama func(*sarama.Config)
+	// NackResendSleep is how long a nacked message waits before it is
+	// handed out again; zero keeps watermill's 100 ms.
+	NackResendSleep time.Duration
+}
+
+// NewSubscriber is watermill-kafka's Subscriber with the project's consumer
+// settings and wire format. It hands out one message per partition at a
+// time and marks its offset on Ack; Sarama commits marked offsets every
+// 200 ms, so nothing is committed before its handler acknowledged it.
+func NewSubscriber(cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wmkafka.Subscriber, error) {
+	sc := ConsumerSarama(cfg.ClientID, cfg.Initial)
+	if cfg.Sarama != nil {
+		cfg.Sarama(sc)
+	}
+	sub, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
+		Brokers:               cfg.Brokers,
+		Unmarshaler:           Marshaler,
+		OverwriteSaramaConfig: sc,
+		ConsumerGroup:         cfg.Group,
+		NackResendSleep:       cfg.NackResendSleep,
+		ReconnectRetrySleep:   500 * time.Millisecond,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("kafka subscriber: %w", err)
+	}
+	return sub, nil
+}
