@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/IBM/sarama"
@@ -99,7 +100,11 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 func publishError(err error) error {
-	if errors.Is(err, sarama.ErrMessageSizeTooLarge) {
+	// The broker's refusal, or the producer's own check against
+	// MaxMessageBytes, which Sarama reports as a configuration error.
+	var cfgErr sarama.ConfigurationError
+	if errors.Is(err, sarama.ErrMessageSizeTooLarge) ||
+		(errors.As(err, &cfgErr) && strings.Contains(string(cfgErr), "MaxMessageBytes")) {
 		return fmt.Errorf("%w: %w", ErrMessageTooLarge, err)
 	}
 	return err

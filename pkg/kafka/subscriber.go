@@ -14,7 +14,7 @@ type SubscriberConfig struct {
 	Brokers  []string
 	ClientID string
 	// Group is the consumer group. A group without committed offsets starts
-	// at Initial (sarama.OffsetOldest or sarama.OffsetNewest); to start
+	// at Initial (sarama.OffsetOldest, the default, or sarama.OffsetNewest); to start
 	// anywhere else, commit its offsets first (Admin.SetGroupOffsets).
 	Group   string
 	Initial int64
@@ -31,6 +31,9 @@ type SubscriberConfig struct {
 // time and marks its offset on Ack; Sarama commits marked offsets every
 // 200 ms, so nothing is committed before its handler acknowledged it.
 func NewSubscriber(cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wmkafka.Subscriber, error) {
+	if cfg.Initial == 0 {
+		cfg.Initial = sarama.OffsetOldest
+	}
 	sc := ConsumerSarama(cfg.ClientID, cfg.Initial)
 	if cfg.Sarama != nil {
 		cfg.Sarama(sc)
