@@ -3,9 +3,11 @@
 package stripeevent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -112,128 +114,61 @@ func (w *wireEvent) envelope() (Envelope, error) {
 		env.Created = time.Unix(w.Created, 0).UTC()
 	}
 	for _, raw := range obj.related() {
-		if id := idOf(raw); id != "" && id != objectID && !contains(env.RelatedIDs, id) {
+		if id := idOf(raw); id != "" && id != objectID && !slices.Contains(env.RelatedIDs, id) {
 			env.RelatedIDs = append(env.RelatedIDs, id)
 		}
 	}
 	return env, nil
 }
 
-// read validates body as JSON in one pass and reads the members Parse needs.
-// A member of the wrong type is an error, as it was when encoding/json
-// decoded the body into typed fields; null is the member's zero value.
+// read decodes the members Parse needs with encoding/json. Members are
+// matched by their exact names, as Stripe writes them (a struct would match
+// "ID" too), and the last of a repeated member wins. A member of the wrong
+// type is an error; null is the member's zero value.
 func read(body []byte) (wireEvent, error) {
 	var w wireEvent
-	s := scanner{data: body}
-	if s.peek() != '{' {
-		if _, err := s.value(); err != nil {
-			return w, err
-		}
-		return w, errors.New("the body is a JSON value but not an object")
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return w, err
 	}
-	err := s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "id":
-			w.ID, _, err = s.stringValue()
-		case "type":
-			w.Type, _, err = s.stringValue()
-		case "account":
-			w.Account, _, err = s.stringValue()
-		case "api_version":
-			var v string
-			var null bool
-			if v, null, err = s.stringValue(); !null {
-				w.APIVersion = &v
-			} else {
-				w.APIVersion = nil
-			}
-		case "created":
-			w.Created, err = s.int64Value()
-		case "livemode":
-			w.Livemode, err = s.boolValue()
-		case "data":
-			w.Object, err = s.dataMember()
-		default:
-			_, err = s.value()
+	if top == nil {
+		return w, errors.New("the body is null")
+	}
+	decode := func(key string, raw json.RawMessage, v any) error {
+		if raw == nil || bytes.Equal(raw, []byte("null")) {
+			return nil
 		}
-		if errors.Is(err, errType) {
+		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("member %q has the wrong type", key)
 		}
-		return err
-	})
+		return nil
+	}
+	var apiVersion string
+	var data map[string]json.RawMessage
+	err := errors.Join(
+		decode("id", top["id"], &w.ID), decode("type", top["type"], &w.Type),
+		decode("account", top["account"], &w.Account), decode("api_version", top["api_version"], &apiVersion),
+		decode("created", top["created"], &w.Created), decode("livemode", top["livemode"], &w.Livemode),
+		decode("data", top["data"], &data))
 	if err != nil {
 		return w, err
 	}
-	return w, s.end()
-}
-
-// dataMember reads the data member: an object or null.
-func (s *scanner) dataMember() (*wireObject, error) {
-	var obj *wireObject
-	switch s.peek() {
-	case 'n':
-		return nil, s.literal("null")
-	case '{':
-	default:
-		return nil, s.typeError()
+	if raw, ok := top["api_version"]; ok && !bytes.Equal(raw, []byte("null")) {
+		w.APIVersion = &apiVersion
 	}
-	err := s.object(func(key []byte) error {
-		if string(key) != "object" {
-			_, err := s.value()
-			return err
-		}
-		switch s.peek() {
-		case 'n':
-			obj = nil
-			return s.literal("null")
-		case '{':
-		default:
-			return s.typeError()
-		}
-		obj = &wireObject{}
-		return s.object(func(key []byte) error {
-			raw, err := s.value()
-			if dst := obj.member(key); dst != nil {
+	var object map[string]json.RawMessage
+	if err := decode("data.object", data["object"], &object); err != nil {
+		return w, err
+	}
+	if object != nil {
+		w.Object = &wireObject{}
+		for k, raw := range object {
+			if dst := w.Object.member([]byte(k)); dst != nil {
 				*dst = raw
 			}
-			return err
-		})
-	})
-	return obj, err
-}
-
-// int64Value reads an integer or null, as encoding/json decodes an int64.
-func (s *scanner) int64Value() (int64, error) {
-	if s.peek() == 'n' {
-		return 0, s.literal("null")
+		}
 	}
-	c := s.peek()
-	if c != '-' && !isDigit(c) {
-		return 0, s.typeError()
-	}
-	start := s.pos
-	if err := s.number(); err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(string(s.data[start:s.pos]), 10, 64)
-	if err != nil {
-		return 0, errType // a fraction, an exponent, or out of range
-	}
-	return n, nil
-}
-
-// boolValue reads true, false or null.
-func (s *scanner) boolValue() (bool, error) {
-	switch s.peek() {
-	case 't':
-		return true, s.literal("true")
-	case 'f':
-		return false, s.literal("false")
-	case 'n':
-		return false, s.literal("null")
-	}
-	return false, s.typeError()
+	return w, nil
 }
 
 // idOf reads a Stripe reference: a string id, or an expanded object with an id.
@@ -263,15 +198,6 @@ func stringOf(raw json.RawMessage) string {
 		return out
 	}
 	return s
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // IDs is every id a subscriber can select the event by: the object id first,

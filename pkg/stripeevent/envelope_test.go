@@ -60,3 +60,36 @@ func TestSignVerifiesWithStripeGo(t *testing.T) {
 		t.Error("a signature verified with a secret it was not made with")
 	}
 }
+
+// The rules encoding/json leaves to us: exact member names, the last of a
+// repeated member, null as the zero value, wrong types refused.
+func TestParseMemberRules(t *testing.T) {
+	for _, c := range []struct {
+		body, wantID, wantObject string // wantID "" means Parse refuses it
+	}{
+		{`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1"}},"id":"evt_2"}`, "evt_2", "ch_1"},
+		{`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1"},"object":{"id":"ch_2"}}}`, "evt_1", "ch_2"},
+		{`{"ID":"evt_1","type":"x","data":{"object":{"id":"ch_1"}}}`, "", ""},
+		{`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1"}},"data":null}`, "", ""},
+		{`{"id":5,"type":"x","data":{"object":{"id":"ch_1"}}}`, "", ""},
+		{`{"id":"evt_1","type":"x","created":1.5,"data":{"object":{"id":"ch_1"}}}`, "", ""},
+		{`{"id":"evt_1","type":"x","livemode":"true","data":{"object":{"id":"ch_1"}}}`, "", ""},
+		{`{"id":"evt_1","type":"x","livemode":null,"api_version":null,"data":{"object":{"id":"ch_1"}}}`, "evt_1", "ch_1"},
+		{`{"id":"evt_1","type":"x","data":{"object":{"id":"ch_1"}}}x`, "", ""},
+		{`{"id":"evt_1","type":"x","data":{"object":{"id":{"id":"ch_9"}}}}`, "evt_1", "ch_9"},
+		// Valid JSON that jsonb refuses: Parse accepts it, as Stripe's
+		// JSON and encoding/json do.
+		{`{"id":"evt_1","type":"x","n":1e1000000,"s":"\u0000\ud800","data":{"object":{"id":"ch_1"}}}`, "evt_1", "ch_1"},
+	} {
+		env, err := Parse([]byte(c.body))
+		if c.wantID == "" {
+			if err == nil {
+				t.Errorf("Parse(%s) = %+v; want an error", c.body, env)
+			}
+			continue
+		}
+		if err != nil || env.ID != c.wantID || env.ObjectID != c.wantObject {
+			t.Errorf("Parse(%s) = %s %s, %v; want %s %s", c.body, env.ID, env.ObjectID, err, c.wantID, c.wantObject)
+		}
+	}
+}
