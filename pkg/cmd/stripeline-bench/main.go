@@ -38,7 +38,7 @@ func realMain(ctx context.Context) error {
 	flag.DurationVar(&cfg.APIDuration, "api-duration", 10*time.Second, "api: how long each charge run lasts")
 	flag.IntVar(&cfg.APIConcurrency, "api-concurrency", 8, "api: concurrent clients")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the generated events")
-	partitions := flag.Int("partitions", 4, "partitions of the events topic")
+	partitions := flag.Int("partitions", 6, "partitions of the events topic (docker-compose.yml's KAFKA_PARTITIONS default)")
 	only := flag.String("only", "", "comma-separated steps to measure, of "+strings.Join(bench.Steps, ", ")+"; empty measures all (use another -out: results.json holds only what ran)")
 	flag.Parse()
 	if *only != "" {
