@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -50,4 +52,12 @@ func NewSubscriber(cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wmkaf
 		return nil, fmt.Errorf("kafka subscriber: %w", err)
 	}
 	return sub, nil
+}
+
+// NewGroupName is a consumer group for one run only: prefix, the time (UTC)
+// and a random suffix, so runs started together never share a group.
+func NewGroupName(prefix string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return fmt.Sprintf("%s-%s-%s", prefix, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b))
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/ThreeDotsLabs/watermill"
 )
 
 // Config is the logging part of every service's settings.
@@ -31,4 +33,12 @@ func New(cfg Config, service string, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("LOG_FORMAT: %q is neither json nor text", cfg.Format)
 	}
 	return slog.New(h).With("service", service), nil
+}
+
+// Watermill adapts logger for watermill and watermill-kafka: their Info
+// lines (a handler starting, a subscriber closing) become Debug, their
+// errors stay errors, and each line says it came from watermill.
+func Watermill(logger *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(logger.With("component", "watermill"),
+		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 }

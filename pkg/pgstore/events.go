@@ -3,11 +3,15 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -18,6 +22,10 @@ type Event struct {
 	stripeevent.Envelope
 	ReceivedAt time.Time
 	Payload    json.RawMessage
+	// Raw and PayloadError are set, as read back, on a row whose body jsonb
+	// refused: Payload is nil, Raw holds the body, PayloadError says why.
+	Raw          []byte
+	PayloadError string
 }
 
 // EventColumns are the columns of stripe_events, in the order of Event.Values.
@@ -30,49 +38,149 @@ func (e Event) Values() []any {
 		e.Livemode, nullable(e.APIVersion), nullableTime(e.Created), receivedAt(e.ReceivedAt), []byte(e.Payload)}
 }
 
-// The staging table lives as long as its connection and empties itself at
-// every commit, so each batch starts from nothing without a DDL per batch.
-const stagingTable = "stripe_events_staging"
-
-var (
-	createStaging = `CREATE TEMP TABLE IF NOT EXISTS ` + stagingTable +
-		` (LIKE stripe_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`
-	// ORDER BY takes the rows' locks in one order in every writer, so two
-	// batches that share event ids (a redelivery racing a replay) wait for
-	// each other instead of deadlocking.
-	mergeStaging = fmt.Sprintf(`INSERT INTO stripe_events (%[1]s) SELECT %[1]s FROM %[2]s ORDER BY event_id
-		ON CONFLICT (event_id) DO NOTHING`, strings.Join(EventColumns, ", "), stagingTable)
-)
+// Stored is what InsertEvents did with a group of events.
+type Stored struct {
+	// Inserted counts new rows, Raw those of them stored with the body in
+	// payload_raw because jsonb refused it, and Duplicates the events whose
+	// event_id was already stored (or came twice in the group).
+	Inserted, Raw, Duplicates int
+	// Refused holds, by index in the group, the events that could not be
+	// stored at all, with the database's reason: an envelope field the text
+	// columns refuse (a NUL byte). Nothing else of the group is held back.
+	Refused map[int]error
+}
 
 // InsertEvents writes the events in one transaction; an event already stored
-// (or twice in events) is skipped. It returns how many rows were new.
+// (or twice in events) is skipped. An error means nothing was written, and
+// that trying again later may work (the database is away, a deadline ended).
 //
-// The rows are copied into a session-local staging table with COPY, then
-// moved with one INSERT … SELECT … ON CONFLICT DO NOTHING: COPY alone cannot
-// skip duplicates, and one INSERT per row is several times slower.
-func InsertEvents(ctx context.Context, pool *pgxpool.Pool, events []Event) (int, error) {
+// The group is one pipelined batch of single-row INSERT … ON CONFLICT DO
+// NOTHING, sent in one round trip and run by PostgreSQL as one implicit
+// transaction: the event-writer's groups are small (one message in flight
+// per partition), where a batch beats COPY through a staging table. The rows
+// go in event_id order, so two writers whose groups share ids (a
+// redelivery racing a replay) wait for each other instead of deadlocking.
+//
+// A group the database refuses as data (SQLSTATE class 22: a body jsonb
+// cannot hold, a NUL in a text field) is written again row by row, each
+// under a savepoint: a body jsonb refuses is stored raw (payload NULL,
+// payload_raw, payload_error), and an event refused even so is left out and
+// reported in Stored.Refused.
+func InsertEvents(ctx context.Context, pool *pgxpool.Pool, events []Event) (Stored, error) {
 	if len(events) == 0 {
-		return 0, nil
+		return Stored{}, nil
 	}
-	inserted := 0
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, createStaging); err != nil {
-			return fmt.Errorf("create staging table: %w", err)
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, EventColumns, eventRows(events)); err != nil {
-			return fmt.Errorf("copy into staging table: %w", err)
-		}
-		tag, err := tx.Exec(ctx, mergeStaging)
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(events[a].ID, events[b].ID) })
+	batch := &pgx.Batch{}
+	for _, i := range order {
+		batch.Queue(insertOne, events[i].Values()...)
+	}
+	st, err := sendBatch(ctx, pool, batch)
+	if IsDataError(err) {
+		return insertOneByOne(ctx, pool, events, order)
+	}
+	return st, err
+}
+
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, batch *pgx.Batch) (Stored, error) {
+	var st Stored
+	br := pool.SendBatch(ctx, batch)
+	for range batch.Len() {
+		tag, err := br.Exec()
 		if err != nil {
-			return fmt.Errorf("insert from staging table: %w", err)
+			_ = br.Close()
+			return Stored{}, fmt.Errorf("insert events: %w", err)
 		}
-		inserted = int(tag.RowsAffected())
+		if tag.RowsAffected() == 1 {
+			st.Inserted++
+		} else {
+			st.Duplicates++
+		}
+	}
+	if err := br.Close(); err != nil {
+		return Stored{}, fmt.Errorf("insert events: %w", err)
+	}
+	return st, nil
+}
+
+// IsDataError reports whether err is PostgreSQL refusing a value (SQLSTATE
+// class 22, data exception): the same value is refused every time.
+func IsDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
+
+var (
+	insertOne = fmt.Sprintf(`INSERT INTO stripe_events (%s) VALUES (%s) ON CONFLICT (event_id) DO NOTHING`,
+		strings.Join(EventColumns, ", "), placeholders(len(EventColumns)))
+	rawColumns = append(append(slices.Clone(EventColumns[:len(EventColumns)-1]), "payload_raw"), "payload_error")
+	insertRaw  = fmt.Sprintf(`INSERT INTO stripe_events (%s) VALUES (%s) ON CONFLICT (event_id) DO NOTHING`,
+		strings.Join(rawColumns, ", "), placeholders(len(rawColumns)))
+)
+
+func placeholders(n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(i+1)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// insertOneByOne is InsertEvents' way through a group the database refused
+// as data: each event under a savepoint, raw when jsonb refuses its body.
+func insertOneByOne(ctx context.Context, pool *pgxpool.Pool, events []Event, order []int) (Stored, error) {
+	var st Stored
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		st = Stored{}
+		for _, i := range order {
+			e := events[i]
+			tag, err := savepoint(ctx, tx, insertOne, e.Values()...)
+			if IsDataError(err) {
+				raw := append(e.Values()[:len(EventColumns)-1], []byte(e.Payload), err.Error())
+				var rawErr error
+				if tag, rawErr = savepoint(ctx, tx, insertRaw, raw...); rawErr == nil && tag.RowsAffected() == 1 {
+					st.Raw++
+				}
+				err = rawErr
+			}
+			if IsDataError(err) {
+				if st.Refused == nil {
+					st.Refused = map[int]error{}
+				}
+				st.Refused[i] = err
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				st.Inserted++
+			} else {
+				st.Duplicates++
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return Stored{}, err
 	}
-	return inserted, nil
+	return st, nil
+}
+
+// savepoint runs one statement in a nested transaction of tx, so that a
+// refused row leaves the rest of tx usable.
+func savepoint(ctx context.Context, tx pgx.Tx, sql string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		var err error
+		tag, err = sp.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
 }
 
 // CopyEvents copies the events straight into table (stripe_events or one made

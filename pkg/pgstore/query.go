@@ -42,7 +42,8 @@ var ErrBadCursor = errors.New("cursor is not valid for this query")
 // the order is total and a cursor can resume after any row.
 const (
 	eventColumns = `event_id, id, type, coalesce(object_type, ''), related_ids, livemode,
-		coalesce(api_version, ''), created, received_at, payload, coalesce(created, received_at)`
+		coalesce(api_version, ''), created, received_at, payload, payload_raw, coalesce(payload_error, ''),
+		coalesce(created, received_at)`
 	eventOrder   = `coalesce(created, received_at), received_at, event_id`
 	matchOnlyID  = `id = $1`
 	matchRelated = `(id = $1 OR related_ids @> ARRAY[$1::text])`
@@ -106,7 +107,7 @@ func EventsByID(ctx context.Context, pool *pgxpool.Pool, q EventQuery) (EventPag
 		var sortKey time.Time
 		var payload []byte
 		if err := rows.Scan(&e.ID, &e.ObjectID, &e.Type, &e.ObjectType, &e.RelatedIDs, &e.Livemode,
-			&e.APIVersion, &created, &e.ReceivedAt, &payload, &sortKey); err != nil {
+			&e.APIVersion, &created, &e.ReceivedAt, &payload, &e.Raw, &e.PayloadError, &sortKey); err != nil {
 			return EventPage{}, fmt.Errorf("read events of %s: %w", q.ID, err)
 		}
 		if len(page.Events) == limit {

@@ -16,14 +16,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
+	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/services/event-writer/internal/consumer"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -33,10 +34,9 @@ type Config struct {
 	// ServerURL is a PostgreSQL server (any database on it); the bench makes
 	// a database of its own there and drops it at the end.
 	ServerURL string
-	Events    int           // default 100,000
-	BatchSize int           // the writer's EVENT_WRITER_BATCH_SIZE; default 2000
-	Linger    time.Duration // EVENT_WRITER_BATCH_LINGER; default 50ms
-	Logger    *slog.Logger  // nil is silent
+	Events    int          // default 100,000
+	BatchSize int          // the writer's EVENT_WRITER_BATCH_SIZE; default 1000
+	Logger    *slog.Logger // nil is silent
 }
 
 // Result is one run's figures. Rates are rows per second.
@@ -61,10 +61,7 @@ func (c *Config) setDefaults() {
 		c.Events = 100000
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 2000
-	}
-	if c.Linger <= 0 {
-		c.Linger = 50 * time.Millisecond
+		c.BatchSize = 1000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -77,7 +74,7 @@ const copyTable = "stripe_events_copy"
 // Run publishes the events, copies them into the twin table, then drains
 // them from the topic with the writer, timing both.
 //
-// The drain is timed from the moment the writer's group session starts
+// The drain is timed from the first message the writer's handler gets
 // (joining a group is a fixed cost, not throughput) until the last row is
 // committed. The bare COPY gets its rows prebuilt, the writer decodes every
 // message: the ratio is, if anything, unfair to the writer.
@@ -151,52 +148,59 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// drain runs the writer's consumer on topic until every event is stored.
+// drain runs the live writer's Router, Subscriber and handler on topic
+// until every event is stored, and times it from the first message handled.
 func drain(ctx context.Context, cfg Config, pool *pgxpool.Pool, topic string) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := writer.New(writer.Config{PoisonTopic: topic + ".poison"}, store{pool}, nil, cfg.Logger)
+	wlog := logging.Watermill(cfg.Logger)
+	w := writer.New(writer.Config{MaxBatch: cfg.BatchSize}, store{pool}, cfg.Logger)
+	go w.Run(ctx)
+	group := kafka.NewGroupName("event-writer-bench")
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{Brokers: cfg.Brokers, ClientID: "event-writer-bench", Group: group}, wlog)
+	if err != nil {
+		return 0, err
+	}
+	router, err := message.NewRouter(message.RouterConfig{}, wlog)
+	if err != nil {
+		return 0, err
+	}
 	var (
 		once    sync.Once
 		started time.Time
 		written atomic.Int64
 		took    time.Duration
 	)
-	b := &consumer.Batcher{
-		Size: cfg.BatchSize, Linger: cfg.Linger,
-		OnSetup: func(sarama.ConsumerGroupSession) error {
+	// Outermost: counts what the writer's handler acked.
+	router.AddMiddleware(func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
 			once.Do(func() { started = time.Now() })
-			return nil
-		},
-		Flush: func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
-			if _, err := w.Write(ctx, msgs); err != nil {
-				return err
-			}
-			if written.Add(int64(len(msgs))) == int64(cfg.Events) {
+			out, err := h(msg)
+			if err == nil && written.Add(1) == int64(cfg.Events) {
 				took = time.Since(started)
 				cancel()
 			}
-			return nil
-		},
-	}
-	group, err := sarama.NewConsumerGroup(cfg.Brokers, "bench-"+devstack.RandomHex(4),
-		consumer.SaramaConfig("event-writer-bench", sarama.OffsetOldest, cfg.BatchSize))
-	if err != nil {
-		return 0, err
-	}
-	defer group.Close()
-	if err := consumer.Run(ctx, group, []string{topic}, b, cfg.Logger); err != nil {
+			return out, err
+		}
+	})
+	noPoison := func(h message.HandlerFunc) message.HandlerFunc { return h } // every event is valid
+	w.Route(router, topic, sub, noPoison, writer.RetryConfig{Min: 100 * time.Millisecond, Max: time.Second})
+	if err := router.Run(ctx); err != nil {
 		return 0, err
 	}
 	if took == 0 {
 		return 0, errors.Join(ctx.Err(), fmt.Errorf("drain stopped after %d of %d events", written.Load(), cfg.Events))
+	}
+	if a, err := kafka.NewAdmin(cfg.Brokers, "event-writer-bench"); err == nil {
+		_ = a.DeleteGroup(group)
+		a.Close()
 	}
 	return took, nil
 }
 
 type store struct{ pool *pgxpool.Pool }
 
-func (s store) InsertEvents(ctx context.Context, events []pgstore.Event) (int, error) {
+func (s store) InsertEvents(ctx context.Context, events []pgstore.Event) (pgstore.Stored, error) {
 	return pgstore.InsertEvents(ctx, s.pool, events)
 }
 

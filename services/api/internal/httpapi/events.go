@@ -34,6 +34,10 @@ type eventRow struct {
 	Created    *time.Time      `json:"created"`
 	ReceivedAt time.Time       `json:"received_at"`
 	Payload    json.RawMessage `json:"payload"`
+	// A body PostgreSQL's jsonb refused is kept as it came: payload is
+	// null, payload_raw its bytes (base64), payload_error why.
+	PayloadRaw   []byte `json:"payload_raw,omitempty"`
+	PayloadError string `json:"payload_error,omitempty"`
 }
 
 type eventList struct {
@@ -65,6 +69,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		row := eventRow{
 			EventID: e.ID, ID: e.ObjectID, Type: e.Type, ObjectType: e.ObjectType, RelatedIDs: e.RelatedIDs,
 			Livemode: e.Livemode, APIVersion: e.APIVersion, ReceivedAt: e.ReceivedAt.UTC(), Payload: e.Payload,
+			PayloadRaw: e.Raw, PayloadError: e.PayloadError,
 		}
 		if !e.Created.IsZero() {
 			c := e.Created.UTC()

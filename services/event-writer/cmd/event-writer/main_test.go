@@ -85,7 +85,7 @@ func (e writerEnv) start(t *testing.T, name string) (*devstack.Process, string) 
 		Env: []string{
 			"DATABASE_URL=" + e.dbURL, "KAFKA_BROKERS=" + e.brokers[0], "KAFKA_TOPIC=" + e.topic,
 			"EVENT_WRITER_GROUP=" + e.group, "EVENT_WRITER_ADDR=" + addr,
-			"EVENT_WRITER_BATCH_SIZE=100", "EVENT_WRITER_BATCH_LINGER=20ms", "LOG_FORMAT=text",
+			"EVENT_WRITER_BATCH_SIZE=100", "LOG_FORMAT=text",
 		},
 	})
 	if err != nil {
@@ -185,19 +185,16 @@ func TestReplicasSplitPartitionsAndTakeOver(t *testing.T) {
 	const chunks, perChunk = 60, 100
 	done, sent := stream(t, e, chunks, perChunk, 100*time.Millisecond)
 
-	// Both write: the group split the four partitions between them.
+	// Both write: the group split the partitions between them (each writes
+	// only the partitions it holds).
 	testenv.Eventually(t, 60*time.Second, func() error {
 		for _, addr := range []string{addrA, addrB} {
-			parts, err := ewtest.Metric(addr, "event_writer_assigned_partitions")
-			if err != nil {
-				return err
-			}
 			rows, err := ewtest.Metric(addr, "event_writer_rows_inserted_total")
 			if err != nil {
 				return err
 			}
-			if parts == 0 || parts == 4 || rows == 0 {
-				return fmt.Errorf("%s: %v partitions, %v rows", addr, parts, rows)
+			if rows == 0 {
+				return fmt.Errorf("%s has written nothing yet", addr)
 			}
 		}
 		return nil
@@ -206,14 +203,8 @@ func TestReplicasSplitPartitionsAndTakeOver(t *testing.T) {
 	if s := sent(); s >= chunks*perChunk {
 		t.Fatalf("the stream had ended (%d events) before the kill", s)
 	}
-	// The survivor takes every partition once the group notices.
-	testenv.Eventually(t, 60*time.Second, func() error {
-		parts, err := ewtest.Metric(addrB, "event_writer_assigned_partitions")
-		if err != nil || parts != 4 {
-			return fmt.Errorf("writer-b has %v partitions (%v)", parts, err)
-		}
-		return nil
-	})
+	// The survivor takes every partition once the group notices: everything
+	// is stored, the killed one's partitions included.
 	all := append(<-done, backlog...)
 	testenv.Eventually(t, 90*time.Second, func() error { return ewtest.SameIDs(t, pool, all) })
 }

@@ -10,8 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
@@ -21,7 +25,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
-	"github.com/stripeline/stripeline/services/event-writer/internal/consumer"
+	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
+	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
@@ -30,9 +35,12 @@ const usage = `usage:
   event-writer                      consume the events topic into the table (the default)
   event-writer migrate              apply the database migrations and exit
   event-writer replay --from earliest|<RFC 3339> [--to <RFC 3339>]
-                                    re-read the topic into the table, then exit`
+                                    re-read the topic into the table, then exit
+  event-writer redrive [--reason not_an_event|unstorable|handler_panic] [--from <RFC 3339>] [--dry-run]
+                                    send the poison topic's messages back to the events topic, then exit`
 
-// Main runs the subcommand in args: none (consume), "migrate" or "replay".
+// Main runs the subcommand in args: none (consume), "migrate", "replay" or
+// "redrive".
 func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Writer) error {
 	logger, err := logging.New(cfg.Log, "event-writer", logOut)
 	if err != nil {
@@ -52,6 +60,12 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 		if replayCfg, err = replayFlags(cfg, args, logOut); err != nil {
 			return err
 		}
+	case "redrive":
+		rc, err := redriveFlags(cfg, args, logOut)
+		if err != nil {
+			return err
+		}
+		return runRedrive(ctx, rc, logger)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -71,13 +85,15 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 	case "migrate":
 		return nil
 	case "replay":
-		w := writer.New(writerConfig(cfg), poolStore{pool}, nil, logger)
+		w := writer.New(writerConfig(cfg), poolStore{pool}, logger)
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go w.Run(wctx)
 		st, err := replay.Run(ctx, replayCfg, w, logger)
 		if err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
-		logger.Info("replay done", "events", st.Events, "inserted", st.Inserted, "duplicates", st.Duplicates,
-			"poison_skipped", st.Poison, "duration", st.Duration.Round(1e6).String())
+		logger.Info("replay done", "events", st.Events, "poison_skipped", st.Poison, "duration", st.Duration.Round(1e6).String())
 		return nil
 	default:
 		return Run(ctx, cfg, pool, logger)
@@ -101,51 +117,99 @@ func replayFlags(cfg config.Config, args []string, out io.Writer) (replay.Config
 	}
 	f, isFile := out.(*os.File)
 	return replay.Config{
-		Kafka: cfg.Kafka, From: start, To: end,
-		BatchSize: cfg.BatchSize, BatchLinger: cfg.BatchLinger,
+		Kafka: cfg.Kafka, From: start, To: end, Retry: retryConfig(cfg),
 		Progress: out, Terminal: isFile && term.IsTerminal(int(f.Fd())),
 	}, nil
 }
 
+func redriveFlags(cfg config.Config, args []string, out io.Writer) (redrive.Config, error) {
+	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	fs.SetOutput(out)
+	reason := fs.String("reason", "", "send back only the messages of this reason: "+strings.Join(kafka.Reasons, ", "))
+	from := fs.String("from", "", "start at the first poison message at or after this RFC 3339 time; default the oldest kept")
+	dry := fs.Bool("dry-run", false, "count what would be sent back, send nothing")
+	if err := fs.Parse(args); err != nil {
+		return redrive.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return redrive.Config{}, fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), usage)
+	}
+	rc := redrive.Config{Kafka: cfg.Kafka, Reason: *reason, DryRun: *dry}
+	if rc.Reason != "" && !slices.Contains(kafka.Reasons, rc.Reason) {
+		return rc, fmt.Errorf("--reason %q: want one of %s", rc.Reason, strings.Join(kafka.Reasons, ", "))
+	}
+	if *from != "" {
+		t, err := time.Parse(time.RFC3339Nano, *from)
+		if err != nil {
+			return rc, fmt.Errorf("--from %q: want an RFC 3339 time like 2024-05-01T00:00:00Z", *from)
+		}
+		rc.From = t
+	}
+	return rc, nil
+}
+
+func runRedrive(ctx context.Context, rc redrive.Config, logger *slog.Logger) error {
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: rc.Kafka.Brokers, ClientID: "event-writer-redrive"}, logging.Watermill(logger))
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	st, err := redrive.Run(ctx, rc, pub, logger)
+	if err != nil {
+		return fmt.Errorf("redrive: %w", err)
+	}
+	logger.Info("redrive done", "read", st.Read, "sent_back", st.Sent, "skipped", st.Skipped, "dry_run", rc.DryRun)
+	return nil
+}
+
 func writerConfig(cfg config.Config) writer.Config {
-	return writer.Config{PoisonTopic: cfg.Kafka.PoisonTopic(), RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax}
+	return writer.Config{MaxBatch: cfg.BatchSize}
+}
+
+func retryConfig(cfg config.Config) writer.RetryConfig {
+	return writer.RetryConfig{Min: cfg.RetryMin, Max: cfg.RetryMax}
 }
 
 type poolStore struct{ pool *pgxpool.Pool }
 
-func (s poolStore) InsertEvents(ctx context.Context, events []pgstore.Event) (int, error) {
+func (s poolStore) InsertEvents(ctx context.Context, events []pgstore.Event) (pgstore.Stored, error) {
 	return pgstore.InsertEvents(ctx, s.pool, events)
 }
 
 // Run consumes the events topic into the table and serves the ops endpoints
 // until ctx ends. The database must be migrated.
+//
+// A watermill Router runs the writer's handler on the messages of a
+// watermill-kafka Subscriber of the consumer group: one message in flight
+// per partition, acked (its offset committed) once its row is.
 func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) error {
-	poison, err := sarama.NewSyncProducer(cfg.Kafka.Brokers, kafka.ProducerSarama("event-writer"))
+	wlog := logging.Watermill(logger)
+	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer"}, wlog)
 	if err != nil {
-		return fmt.Errorf("poison producer: %w", err)
+		return fmt.Errorf("poison publisher: %w", err)
 	}
 	defer poison.Close()
-	group, err := sarama.NewConsumerGroup(cfg.Kafka.Brokers, cfg.ConsumerGroup,
-		consumer.SaramaConfig("event-writer", sarama.OffsetOldest, cfg.BatchSize))
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Group: cfg.ConsumerGroup,
+	}, wlog)
 	if err != nil {
-		return fmt.Errorf("consumer group: %w", err)
+		return err
 	}
-	// Closing leaves the group at once, so the partitions move to the other
-	// replicas without waiting for the session to time out.
-	defer group.Close()
-
-	w := writer.New(writerConfig(cfg), poolStore{pool}, poison, logger)
-	b := &consumer.Batcher{
-		Size: cfg.BatchSize, Linger: cfg.BatchLinger,
-		Flush: func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
-			res, err := w.Write(ctx, msgs)
-			if err == nil {
-				logger.Debug("batch written", "messages", len(msgs), "inserted", res.Inserted,
-					"duplicates", res.Duplicates, "poison", res.Poison)
-			}
-			return err
-		},
+	admin, err := kafka.NewAdmin(cfg.Kafka.Brokers, "event-writer-lag")
+	if err != nil {
+		return err
 	}
+	defer admin.Close()
+	pq, err := kafka.PoisonQueue(poison, cfg.Kafka.PoisonTopic())
+	if err != nil {
+		return err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownGrace}, wlog)
+	if err != nil {
+		return err
+	}
+	w := writer.New(writerConfig(cfg), poolStore{pool}, logger)
+	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 
 	mux := http.NewServeMux()
 	httpserver.Ops(mux, map[string]httpserver.Check{
@@ -155,13 +219,41 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopWriter()
+	go w.Run(wctx) // outlives the router, which waits for its handlers
 	g.Go(func() error {
-		err := consumer.Run(gctx, group, []string{cfg.Kafka.Topic}, b, logger)
+		err := router.Run(gctx)
 		if err == nil && ctx.Err() == nil {
-			err = errors.New("consumer stopped")
+			err = errors.New("router stopped")
 		}
 		return err
 	})
+	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
 	g.Go(func() error { return httpserver.Serve(gctx, cfg.Addr, mux, cfg.ShutdownGrace, logger) })
 	return g.Wait()
+}
+
+// lagInterval is how often the lag metric is refreshed: watermill's message
+// context carries no high-water mark, so the end offsets are polled.
+const lagInterval = 5 * time.Second
+
+// pollLag sets the lag gauge of each partition until ctx ends.
+func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, logger *slog.Logger) error {
+	t := time.NewTicker(lagInterval)
+	defer t.Stop()
+	for {
+		if lags, err := admin.Lag(group, topic); err != nil {
+			logger.Debug("consumer lag not known", "error", err)
+		} else {
+			for p, lag := range lags {
+				metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(lag))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 	"github.com/stripeline/stripeline/pkg/testenv"
@@ -83,8 +86,14 @@ func TestPoisonGoesAsideAndThePartitionMovesOn(t *testing.T) {
 		if !strings.HasPrefix(string(m.Value), want.body) {
 			t.Errorf("poison %d body = %q, want the original %q…", i, m.Value, want.body)
 		}
-		if r := ewtest.Header(m, writer.HeaderPoisonReason); !strings.Contains(r, want.reason) {
-			t.Errorf("poison %d reason = %q, want it to say %q", i, r, want.reason)
+		if r := ewtest.Header(m, kafka.HeaderPoisonReason); !strings.HasPrefix(r, kafka.ReasonNotAnEvent+": ") || !strings.Contains(r, want.reason) {
+			t.Errorf("poison %d reason = %q, want %q and that it says %q", i, r, kafka.ReasonNotAnEvent+": …", want.reason)
+		}
+		if src := ewtest.Header(m, kafka.HeaderPoisonTopic); src != cfg.Kafka.Topic {
+			t.Errorf("poison %d source topic = %q, want %q", i, src, cfg.Kafka.Topic)
+		}
+		if off := ewtest.Header(m, kafka.HeaderPoisonOffset); off != fmt.Sprint(i+1) {
+			t.Errorf("poison %d source offset = %q, want %d", i, off, i+1)
 		}
 		if string(m.Key) != key {
 			t.Errorf("poison %d key = %q, want %q", i, m.Key, key)
@@ -235,7 +244,10 @@ func TestReplayRestoresTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc.Terminal = true
-	w := writer.New(writerConfig(cfg), poolStore{pool}, nil, testLogger(t))
+	w := writer.New(writerConfig(cfg), poolStore{pool}, testLogger(t))
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.Run(wctx)
 	if _, err := replay.Run(ctx, rc, w, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -247,4 +259,80 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	if err := Main(ctx, cfg, []string{"replay", "--from", "yesterday"}, &bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
 		t.Fatalf("replay --from yesterday: err = %v, want a usage error", err)
 	}
+}
+
+// An event PostgreSQL refuses even raw (a NUL in its id) goes to the poison
+// topic alone: the events around it on its partition, and in its group
+// commit, are stored, one of them raw. redrive sends it back, filtered by
+// reason, without the poison headers and with its key.
+func TestUnstorableGoesAsideAloneAndRedriveSendsItBack(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	pool := testenv.Pool(t, cfg.Database.URL)
+	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
+	ev := loadgen.Seeded(loadgen.RandomSeed()).Events(2)
+	key := ev[0].ObjectID
+	body := func(id, extra string) []byte { // id as JSON
+		return []byte(fmt.Sprintf(`{"id":%s,"object":"event","type":"charge.updated","created":1700000000,`+
+			`"data":{"object":{"id":%q,"object":"charge"%s}}}`, id, key, extra))
+	}
+	msgs := []*sarama.ProducerMessage{
+		loadgen.RawMessage(cfg.Kafka.Topic, key, ev[0].Body, nil),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, body(`"evt_nul\u0000id"`, ""), map[string]string{"event_id": "evt_nul"}),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, body(`"evt_raw"`, `,"description":"a\u0000b"`), nil),
+		loadgen.RawMessage(cfg.Kafka.Topic, key, ev[1].Body, nil),
+	}
+	if err := prod.Send(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	startWriter(t, cfg)
+
+	stored := []string{ev[0].ID, "evt_raw", ev[1].ID}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if got := ewtest.StoredIDs(t, pool); fmt.Sprint(got) != fmt.Sprint(sortedCopy(stored)) {
+			return fmt.Errorf("stored %v, want %v", got, sortedCopy(stored))
+		}
+		return nil
+	})
+	poison := ewtest.ReadTopic(t, cfg.Kafka.Brokers, cfg.Kafka.PoisonTopic(), 1)
+	if r := ewtest.Header(poison[0], kafka.HeaderPoisonReason); !strings.HasPrefix(r, kafka.ReasonUnstorable+": ") || string(poison[0].Key) != key {
+		t.Fatalf("poison reason %q key %q; want %s: … and key %s", r, poison[0].Key, kafka.ReasonUnstorable, key)
+	}
+
+	redrive := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := Main(ctx, cfg, append([]string{"redrive"}, args...), &out); err != nil {
+			t.Fatalf("redrive %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	if out := redrive("--reason", kafka.ReasonNotAnEvent); !strings.Contains(out, "sent_back=0") || !strings.Contains(out, "skipped=1") {
+		t.Errorf("redrive of another reason sent something back:\n%s", out)
+	}
+	if out := redrive("--reason", kafka.ReasonUnstorable, "--dry-run"); !strings.Contains(out, "sent_back=1") {
+		t.Errorf("dry run does not count the message:\n%s", out)
+	}
+	before := testenv.EndOffsets(t, cfg.Kafka.Brokers, cfg.Kafka.Topic)
+	redrive("--reason", kafka.ReasonUnstorable)
+	all := ewtest.ReadTopic(t, cfg.Kafka.Brokers, cfg.Kafka.Topic, len(msgs)+1)
+	back := all[len(all)-1]
+	if back.Offset != before[back.Partition] || string(back.Key) != key || ewtest.Header(back, "event_id") != "evt_nul" ||
+		!bytes.Equal(back.Value, msgs[1].Value.(sarama.ByteEncoder)) {
+		t.Fatalf("sent back: offset %d (end was %v), key %q, body %q", back.Offset, before, back.Key, back.Value)
+	}
+	for _, h := range kafka.PoisonHeaders {
+		if v := ewtest.Header(back, h); v != "" {
+			t.Errorf("sent back with poison header %s=%q", h, v)
+		}
+	}
+	if err := Main(ctx, cfg, []string{"redrive", "--reason", "typo"}, io.Discard); err == nil {
+		t.Error("redrive --reason typo: no error")
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

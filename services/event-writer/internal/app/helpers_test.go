@@ -32,7 +32,6 @@ func testConfig(t *testing.T) config.Config {
 		Database:      pgstore.Config{URL: testenv.Database(t)},
 		ConsumerGroup: "event-writer-" + devstack.RandomHex(4),
 		BatchSize:     200,
-		BatchLinger:   20 * time.Millisecond,
 		RetryMin:      50 * time.Millisecond,
 		RetryMax:      500 * time.Millisecond,
 		ShutdownGrace: 5 * time.Second,

@@ -19,10 +19,10 @@ type Config struct {
 
 	ConsumerGroup string `env:"EVENT_WRITER_GROUP, default=event-writer"`
 
-	// BatchSize is the most messages of one partition written in one
-	// transaction; BatchLinger is how long a partial batch waits for more.
-	BatchSize   int           `env:"EVENT_WRITER_BATCH_SIZE, default=2000"`
-	BatchLinger time.Duration `env:"EVENT_WRITER_BATCH_LINGER, default=50ms"`
+	// BatchSize is the most events one transaction takes. The messages in
+	// flight, one per partition the instance holds, share a transaction
+	// (group commit), so it binds only with more partitions than that.
+	BatchSize int `env:"EVENT_WRITER_BATCH_SIZE, default=1000"`
 
 	// RetryMin and RetryMax bound the backoff of a failed write (database or
 	// poison topic unreachable); it doubles from one to the other.
@@ -43,9 +43,6 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 100000 {
 		errs = append(errs, errors.New("EVENT_WRITER_BATCH_SIZE must be between 1 and 100000"))
-	}
-	if c.BatchLinger < 0 {
-		errs = append(errs, errors.New("EVENT_WRITER_BATCH_LINGER must not be negative"))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, errors.New("EVENT_WRITER_RETRY_MIN must be positive and at most EVENT_WRITER_RETRY_MAX"))

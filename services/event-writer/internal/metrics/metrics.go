@@ -11,24 +11,29 @@ var (
 	// the last one written: the high-water mark minus the next offset.
 	ConsumerLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "event_writer_consumer_lag",
-		Help: "Messages of the partition not yet written (high-water mark minus next offset), as of the last batch.",
+		Help: "Messages of the partition not yet written: its end offset minus the group's committed offset, polled every few seconds.",
 	}, []string{"topic", "partition"})
 
 	BatchSize = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "event_writer_batch_size",
-		Help:    "Messages per written batch.",
+		Help:    "Events per transaction (group commit of the messages in flight).",
 		Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000},
 	})
 
 	BatchSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "event_writer_batch_seconds",
-		Help:    "Time to write one batch, retries included.",
+		Help:    "Time of one transaction.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 	})
 
 	RowsInserted = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "event_writer_rows_inserted_total",
 		Help: "Rows added to stripe_events.",
+	})
+
+	RowsRaw = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "event_writer_rows_raw_total",
+		Help: "Rows stored with the raw body in payload_raw because PostgreSQL's jsonb refused it (also counted in rows_inserted).",
 	})
 
 	DuplicatesSkipped = promauto.NewCounter(prometheus.CounterOpts{
@@ -38,16 +43,11 @@ var (
 
 	Poison = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "event_writer_poison_total",
-		Help: "Messages that were not Stripe events (sent to the poison topic, or skipped by a replay).",
+		Help: "Messages that can never be stored (not an event, or refused even raw): sent to the poison topic, or skipped by a replay.",
 	})
 
 	WriteErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "event_writer_write_errors_total",
-		Help: "Failed attempts to write a batch, each retried with backoff.",
+		Help: "Failed transactions; their messages are retried with backoff.",
 	}, []string{"step"})
-
-	AssignedPartitions = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "event_writer_assigned_partitions",
-		Help: "Partitions this instance consumes in the current group generation.",
-	})
 )

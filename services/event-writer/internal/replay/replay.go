@@ -1,8 +1,11 @@
 // Package replay re-reads the events topic into the table: every partition
 // from a start (the earliest offset, or the first message at or after a
 // time) up to the end offsets seen when the replay began, or up to a time.
-// Rows already stored are skipped, so a replay can run any time, beside the
-// running writers, and again.
+// It runs the live writer's handler (writer.Writer.Handle, with its Retry
+// and Recoverer) over a watermill Subscriber of a consumer group of its own,
+// started at offsets found by time and deleted at the end. Rows already
+// stored are skipped, so a replay can run any time, beside the running
+// writers, and again.
 package replay
 
 import (
@@ -11,15 +14,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/services/event-writer/internal/consumer"
+	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -32,8 +33,7 @@ type Config struct {
 	// (broker timestamps); otherwise at the end offsets seen at the start.
 	To time.Time
 
-	BatchSize   int
-	BatchLinger time.Duration
+	Retry writer.RetryConfig
 
 	// Progress gets a progress bar when Terminal, else a line every Interval.
 	Progress io.Writer
@@ -65,79 +65,58 @@ func Parse(from, to string) (start, end time.Time, err error) {
 
 // Stats is what a replay did.
 type Stats struct {
-	Events     int64 // messages read and written
-	Inserted   int64 // rows that were missing
-	Duplicates int64 // rows already there
-	Poison     int64 // messages that are not events (skipped, not sent again)
-	Duration   time.Duration
+	Events   int64 // messages read and handled
+	Poison   int64 // messages that can never be stored (skipped: they were set aside the first time)
+	Duration time.Duration
 }
 
-// Run replays into w and returns when every partition reached its end.
+// Run replays into w, whose Run must be going, and returns when every
+// partition reached its end.
 func Run(ctx context.Context, cfg Config, w *writer.Writer, logger *slog.Logger) (Stats, error) {
 	started := time.Now()
-	group := fmt.Sprintf("event-writer-replay-%s-%s", started.UTC().Format("20060102T150405Z"), devstack.RandomHex(3))
-	sc := consumer.SaramaConfig(group, sarama.OffsetOldest, cfg.BatchSize)
-	client, err := sarama.NewClient(cfg.Kafka.Brokers, sc)
+	group := kafka.NewGroupName("event-writer-replay")
+	admin, err := kafka.NewAdmin(cfg.Kafka.Brokers, group)
 	if err != nil {
 		return Stats{}, fmt.Errorf("connect to kafka: %w", err)
 	}
-	defer client.Close()
-
-	r, err := plan(client, cfg)
+	span, err := admin.PlanSpan(cfg.Kafka.Topic, cfg.From, cfg.To)
+	admin.Close()
 	if err != nil {
 		return Stats{}, err
 	}
-	logger.Info("replay starting", "topic", cfg.Kafka.Topic, "group", group, "partitions", len(r.end),
-		"events", r.total, "from", describe(cfg.From, "earliest"), "to", describe(cfg.To, "end offsets at start"))
+	total := span.Total()
+	logger.Info("replay starting", "topic", cfg.Kafka.Topic, "group", group, "partitions", len(span.End),
+		"events", total, "from", describe(cfg.From, "earliest"), "to", describe(cfg.To, "end offsets at start"))
 
 	var st Stats
-	if r.total > 0 {
-		progress := newProgress(cfg, r.total, logger)
-		cg, err := sarama.NewConsumerGroupFromClient(group, client)
-		if err != nil {
-			return Stats{}, err
+	progress := newProgress(cfg, total, logger)
+	handle := func(msg *message.Message) error {
+		if err := w.Handle(msg); err != nil {
+			return err
 		}
-		rctx, cancel := context.WithCancel(ctx)
-		r.allDone = cancel
-		b := &consumer.Batcher{
-			Size: cfg.BatchSize, Linger: cfg.BatchLinger, Bound: r,
-			OnSetup: func(sess sarama.ConsumerGroupSession) error {
-				// The group is new: marking moves it from "no offset" to the
-				// start (ResetOffset would not move it forward); after a
-				// rebalance it is behind what was marked and changes nothing.
-				for _, p := range sess.Claims()[cfg.Kafka.Topic] {
-					sess.MarkOffset(cfg.Kafka.Topic, p, r.start[p], "")
-				}
-				return nil
-			},
-			Flush: func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
-				res, err := w.Write(ctx, msgs)
-				if err != nil {
-					return err
-				}
-				atomic.AddInt64(&st.Events, int64(len(msgs)))
-				atomic.AddInt64(&st.Inserted, int64(res.Inserted))
-				atomic.AddInt64(&st.Duplicates, int64(res.Duplicates))
-				atomic.AddInt64(&st.Poison, int64(res.Poison))
-				progress.add(len(msgs))
-				return nil
-			},
+		atomic.AddInt64(&st.Events, 1)
+		progress.add(1)
+		return nil
+	}
+	// What can never be stored was set aside when it first came: count it
+	// and go on.
+	skipPoison := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if kafka.IsPoison(err) {
+				atomic.AddInt64(&st.Events, 1)
+				atomic.AddInt64(&st.Poison, 1)
+				progress.add(1)
+				return out, nil
+			}
+			return out, err
 		}
-		err = consumer.Run(rctx, cg, []string{cfg.Kafka.Topic}, b, logger)
-		cancel()
-		progress.close()
-		_ = cg.Close()
-		if err == nil && ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		if err != nil {
-			return st, err
-		}
-		// The group served this run only; a broker that cannot delete it
-		// expires it like any idle group.
-		if admin, err := sarama.NewClusterAdminFromClient(client); err == nil {
-			_ = admin.DeleteConsumerGroup(group)
-		}
+	}
+	err = kafka.ReadSpan(ctx, kafka.SubscriberConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer-replay", Group: group},
+		span, handle, logging.Watermill(logger), writer.Middleware(skipPoison, cfg.Retry)...)
+	progress.close()
+	if err != nil {
+		return st, err
 	}
 	st.Duration = time.Since(started)
 	return st, nil
@@ -148,62 +127,4 @@ func describe(t time.Time, zero string) string {
 		return zero
 	}
 	return t.Format(time.RFC3339)
-}
-
-// run is one replay's plan and its progress through it; it is the Bound of
-// the batcher.
-type run struct {
-	topic      string
-	to         time.Time
-	start, end map[int32]int64
-	total      int64
-
-	mu        sync.Mutex
-	remaining map[int32]bool
-	allDone   context.CancelFunc
-}
-
-func plan(client sarama.Client, cfg Config) (*run, error) {
-	topic := cfg.Kafka.Topic
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-	}
-	r := &run{topic: topic, to: cfg.To, start: map[int32]int64{}, end: map[int32]int64{}, remaining: map[int32]bool{}}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
-		}
-		at := sarama.OffsetOldest
-		if !cfg.From.IsZero() {
-			at = cfg.From.UnixMilli()
-		}
-		start, err := client.GetOffset(topic, p, at)
-		if err != nil {
-			return nil, fmt.Errorf("start offset of %s/%d: %w", topic, p, err)
-		}
-		if start < 0 || start > end { // no message at or after From
-			start = end
-		}
-		r.start[p], r.end[p] = start, end
-		r.total += end - start
-		r.remaining[p] = true
-	}
-	return r, nil
-}
-
-func (r *run) Past(msg *sarama.ConsumerMessage) bool {
-	return msg.Offset >= r.end[msg.Partition] || (!r.to.IsZero() && msg.Timestamp.After(r.to))
-}
-
-func (r *run) Reached(_ string, partition int32, next int64) bool { return next >= r.end[partition] }
-
-func (r *run) Finished(_ string, partition int32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.remaining, partition)
-	if len(r.remaining) == 0 {
-		r.allDone()
-	}
 }

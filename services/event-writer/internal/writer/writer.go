@@ -1,125 +1,167 @@
-// Package writer turns batches of messages of the events topic into
-// stripe_events rows, and sets aside what is not an event on the poison
-// topic. A batch is done only when it is durable: writes that fail are
-// retried with backoff until they succeed or the caller gives up.
+// Package writer is event-writer's handler of the events topic: each message
+// becomes a stripe_events row, and the messages in flight together (one per
+// partition, from the watermill Subscriber) share one transaction (group
+// commit). A message returns from Handle only once its row is committed, so
+// the Subscriber acks, and its offset is committed, only after that.
+//
+// What can never be stored comes back as a kafka.PoisonError, for
+// kafka.PoisonQueue to set aside; every other failure (the database away)
+// is for watermill's Retry middleware to try again, for as long as it lasts.
 package writer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strconv"
+	"math"
 	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 )
 
-// Store persists events; an event already stored is skipped.
+// Store persists events (pgstore.InsertEvents on a pool is one).
 type Store interface {
-	InsertEvents(ctx context.Context, events []pgstore.Event) (inserted int, err error)
+	InsertEvents(ctx context.Context, events []pgstore.Event) (pgstore.Stored, error)
 }
-
-// PoisonSender publishes poison messages; sarama.SyncProducer is one.
-type PoisonSender interface {
-	SendMessages(msgs []*sarama.ProducerMessage) error
-}
-
-// Headers a poison message carries besides the original ones.
-const (
-	HeaderPoisonReason    = "poison_reason"
-	HeaderPoisonTopic     = "poison_source_topic"
-	HeaderPoisonPartition = "poison_source_partition"
-	HeaderPoisonOffset    = "poison_source_offset"
-)
 
 // Config is what a Writer needs besides its ports.
 type Config struct {
-	// PoisonTopic receives messages that are not events. With no PoisonSender
-	// (a replay: they were set aside the first time) they are only counted.
-	PoisonTopic string
-	// RetryMin and RetryMax bound the backoff between failed attempts.
-	RetryMin, RetryMax time.Duration
+	// MaxBatch is the most events one transaction takes; the messages in
+	// flight are at most one per partition, so it rarely binds.
+	MaxBatch int
 }
 
-func (c *Config) setDefaults() {
-	if c.RetryMin <= 0 {
-		c.RetryMin = 100 * time.Millisecond
-	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(5*time.Second, c.RetryMin)
-	}
-}
-
-// Writer writes batches.
+// Writer stores events in group-committed transactions. Run must be
+// running for Handle to return.
 type Writer struct {
 	cfg     Config
 	store   Store
-	poison  PoisonSender
 	logger  *slog.Logger
-	failing atomic.Pointer[error] // the last error while a write is being retried
+	in      chan *pending
+	failing atomic.Pointer[error] // the last write error, until a write succeeds
 }
 
-// New builds a Writer; poison may be nil (see Config.PoisonTopic).
-func New(cfg Config, store Store, poison PoisonSender, logger *slog.Logger) *Writer {
-	cfg.setDefaults()
-	return &Writer{cfg: cfg, store: store, poison: poison, logger: logger}
+type pending struct {
+	row  pgstore.Event
+	done chan error // buffered: the committer never waits on a handler
 }
 
-// Result counts what a batch became.
-type Result struct {
-	Inserted, Duplicates, Poison int
+// New builds a Writer.
+func New(cfg Config, store Store, logger *slog.Logger) *Writer {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	return &Writer{cfg: cfg, store: store, logger: logger, in: make(chan *pending, cfg.MaxBatch)}
 }
 
-// Write makes the batch durable: poison messages published, events stored.
-// It retries failures with backoff and returns nil only when everything is
-// done, or ctx's error when ctx ends first; then nothing may be acknowledged.
-func (w *Writer) Write(ctx context.Context, msgs []*sarama.ConsumerMessage) (Result, error) {
+// Handle stores one message of the events topic; it is the Router's handler.
+// It returns nil once the row is committed (or was already there), a
+// kafka.PoisonError for a message that can never be stored, and any other
+// error when the write failed and may be tried again.
+func (w *Writer) Handle(msg *message.Message) error {
+	ev, err := kafka.DecodeEvent(msg)
+	if err != nil {
+		metrics.Poison.Inc()
+		return kafka.Poison(kafka.ReasonNotAnEvent, err)
+	}
+	ctx := msg.Context()
+	p := &pending{
+		row:  pgstore.Event{Envelope: ev.Envelope, ReceivedAt: ev.ReceivedAt, Payload: ev.Body},
+		done: make(chan error, 1),
+	}
+	select {
+	case w.in <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		if kafka.IsPoison(err) {
+			metrics.Poison.Inc()
+			w.logger.Warn("event cannot be stored", "event_id", ev.ID, "partition", ev.Partition, "offset", ev.Offset, "error", err)
+		}
+		return err
+	case <-ctx.Done():
+		// The row may still be committed; the message is not acked, so it
+		// comes again and is then skipped as a duplicate.
+		return ctx.Err()
+	}
+}
+
+// Run commits what Handle hands it until ctx ends.
+func (w *Writer) Run(ctx context.Context) error {
+	for {
+		var batch []*pending
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-w.in:
+			batch = append(batch, p)
+		}
+		batch = w.gather(batch)
+		w.commit(ctx, batch)
+	}
+}
+
+// gather adds to batch what is waiting. It does not wait for more: with one
+// message in flight per partition, what is not there yet is behind this
+// very transaction.
+func (w *Writer) gather(batch []*pending) []*pending {
+	for len(batch) < w.cfg.MaxBatch {
+		select {
+		case p := <-w.in:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (w *Writer) commit(ctx context.Context, batch []*pending) {
 	start := time.Now()
-	events := make([]pgstore.Event, 0, len(msgs))
-	var poison []*sarama.ProducerMessage
-	for _, m := range msgs {
-		ev, err := Decode(m)
-		if err != nil {
-			poison = append(poison, poisonMessage(w.cfg.PoisonTopic, m, err))
-			w.logger.Warn("poison message set aside", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
-				"poison_topic", w.cfg.PoisonTopic, "reason", err.Error())
+	rows := make([]pgstore.Event, len(batch))
+	for i, p := range batch {
+		rows[i] = p.row
+	}
+	st, err := w.store.InsertEvents(ctx, rows)
+	if err != nil {
+		w.failing.Store(&err)
+		metrics.WriteErrors.WithLabelValues("store").Inc()
+		w.logger.Warn("write failed; the messages will be retried", "events", len(batch), "error", err)
+		for _, p := range batch {
+			p.done <- fmt.Errorf("store events: %w", err)
+		}
+		return
+	}
+	if w.failing.Swap(nil) != nil {
+		w.logger.Info("writes recovered")
+	}
+	metrics.BatchSize.Observe(float64(len(batch)))
+	metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	metrics.RowsInserted.Add(float64(st.Inserted))
+	metrics.RowsRaw.Add(float64(st.Raw))
+	metrics.DuplicatesSkipped.Add(float64(st.Duplicates))
+	if st.Raw > 0 {
+		w.logger.Warn("events stored with their raw body: PostgreSQL's jsonb refused it", "events", st.Raw)
+	}
+	for i, p := range batch {
+		if refused, ok := st.Refused[i]; ok {
+			p.done <- kafka.Poison(kafka.ReasonUnstorable, refused)
 			continue
 		}
-		events = append(events, ev)
+		p.done <- nil
 	}
-	res := Result{Poison: len(poison)}
-	if len(poison) > 0 && w.poison != nil {
-		if err := w.retry(ctx, "poison", func() error { return w.poison.SendMessages(poison) }); err != nil {
-			return Result{}, err
-		}
-	}
-	if len(events) > 0 {
-		err := w.retry(ctx, "store", func() error {
-			n, err := w.store.InsertEvents(ctx, events)
-			res.Inserted = n
-			return err
-		})
-		if err != nil {
-			return Result{}, err
-		}
-	}
-	res.Duplicates = len(events) - res.Inserted
-	metrics.BatchSize.Observe(float64(len(msgs)))
-	metrics.BatchSeconds.Observe(time.Since(start).Seconds())
-	metrics.RowsInserted.Add(float64(res.Inserted))
-	metrics.DuplicatesSkipped.Add(float64(res.Duplicates))
-	metrics.Poison.Add(float64(res.Poison))
-	return res, nil
 }
 
-// Ready is nil unless writes are failing right now; /readyz asks it.
+// Ready is nil unless the last write failed; /readyz asks it.
 func (w *Writer) Ready(context.Context) error {
 	if err := w.failing.Load(); err != nil {
 		return fmt.Errorf("writes failing, retrying: %w", *err)
@@ -127,71 +169,36 @@ func (w *Writer) Ready(context.Context) error {
 	return nil
 }
 
-func (w *Writer) retry(ctx context.Context, step string, try func() error) error {
-	backoff := w.cfg.RetryMin
-	for attempt := 1; ; attempt++ {
-		err := try()
-		if err == nil {
-			if attempt > 1 {
-				w.logger.Info("write recovered", "step", step, "attempts", attempt)
-			}
-			w.failing.Store(nil)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		w.failing.Store(&err)
-		metrics.WriteErrors.WithLabelValues(step).Inc()
-		// Jitter keeps replicas that lost the database together from
-		// hammering it together when it comes back.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		w.logger.Warn("write failed, retrying", "step", step, "attempt", attempt, "retry_in", wait.String(), "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, w.cfg.RetryMax)
+// RetryConfig bounds the backoff between attempts of a failed write.
+type RetryConfig struct {
+	Min, Max time.Duration
+}
+
+// Middleware is what the writer's handler runs in, outermost first: poison
+// sets aside what can never be stored (kafka.PoisonQueue, or a replay's
+// counter), watermill's Retry tries every other failure again with backoff
+// for as long as it lasts, and watermill's Recoverer turns a panic into an
+// error (poison).
+func Middleware(poison message.HandlerMiddleware, retry RetryConfig) []message.HandlerMiddleware {
+	return []message.HandlerMiddleware{
+		poison,
+		middleware.Retry{
+			MaxRetries:          math.MaxInt32, // a database outage is waited out, never poisoned
+			InitialInterval:     retry.Min,
+			MaxInterval:         retry.Max,
+			Multiplier:          2,
+			RandomizationFactor: 0.5, // replicas that lost the database together do not come back together
+			ShouldRetry: func(p middleware.RetryParams) bool {
+				var panicked middleware.RecoveredPanicError
+				return !kafka.IsPoison(p.Err) && !errors.As(p.Err, &panicked)
+			},
+		}.Middleware,
+		middleware.Recoverer,
 	}
 }
 
-// Decode reads a message of the events topic into a row.
-func Decode(m *sarama.ConsumerMessage) (pgstore.Event, error) {
-	env, err := stripeevent.Parse(m.Value)
-	if err != nil {
-		return pgstore.Event{}, err
-	}
-	return pgstore.Event{
-		Envelope:   env,
-		ReceivedAt: kafka.ReceivedAt(headerMap(m.Headers)),
-		Payload:    m.Value,
-	}, nil
-}
-
-func headerMap(hs []*sarama.RecordHeader) map[string]string {
-	out := make(map[string]string, len(hs))
-	for _, h := range hs {
-		out[string(h.Key)] = string(h.Value)
-	}
-	return out
-}
-
-// poisonMessage keeps the key (same partition as its neighbours), the body
-// and headers as they came, and says why and where from.
-func poisonMessage(topic string, m *sarama.ConsumerMessage, reason error) *sarama.ProducerMessage {
-	p := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(m.Value), Timestamp: m.Timestamp}
-	if m.Key != nil {
-		p.Key = sarama.ByteEncoder(m.Key)
-	}
-	for _, h := range m.Headers {
-		p.Headers = append(p.Headers, *h)
-	}
-	p.Headers = append(p.Headers,
-		sarama.RecordHeader{Key: []byte(HeaderPoisonReason), Value: []byte(reason.Error())},
-		sarama.RecordHeader{Key: []byte(HeaderPoisonTopic), Value: []byte(m.Topic)},
-		sarama.RecordHeader{Key: []byte(HeaderPoisonPartition), Value: []byte(strconv.Itoa(int(m.Partition)))},
-		sarama.RecordHeader{Key: []byte(HeaderPoisonOffset), Value: []byte(strconv.FormatInt(m.Offset, 10))},
-	)
-	return p
+// Route adds the writer's handler to router, on the messages of topic from
+// sub, in Middleware(poison, retry).
+func (w *Writer) Route(router *message.Router, topic string, sub message.Subscriber, poison message.HandlerMiddleware, retry RetryConfig) {
+	router.AddNoPublisherHandler("event-writer", topic, sub, w.Handle).AddMiddleware(Middleware(poison, retry)...)
 }
