@@ -395,6 +395,88 @@ func TestResumesWhenTheSubscriptionEnds(t *testing.T) {
 	c.once(t, ids...)
 }
 
+// startsAt makes the feed's first Subscriber start at offsets of the test's
+// choosing: change runs after the feed set its group's offsets, before the
+// Subscriber joins.
+func startsAt(t *testing.T, f *Feed, change func(group string)) {
+	var once sync.Once
+	f.newSubscriber = func(cfg kafka.SubscriberConfig) (message.Subscriber, error) {
+		once.Do(func() { change(cfg.Group) })
+		return kafka.NewSubscriber(cfg, nil)
+	}
+}
+
+// Retention removed the window's start after the feed found it (the old
+// feed's partition consumer stopped there for good, and stayed ready): the
+// feed reads what is left, is ready, and live events flow.
+func TestWindowStartRemovedByRetention(t *testing.T) {
+	broker, topic := testenv.Broker(t), testenv.Topic(t)
+	p := newProducer(t, broker, topic)
+	var ids []string
+	for i := range 8 { // one key: one partition, offsets 0 to 7
+		ids = append(ids, fmt.Sprintf("evt_%d", i))
+		p.produce(ids[i], "ch_1", time.Now().Add(-time.Minute))
+	}
+	ends := testenv.EndOffsets(t, []string{broker}, topic)
+	var part int32 = -1
+	for pt, end := range ends {
+		if end == 8 {
+			part = pt
+		}
+	}
+	c := &counter{}
+	f := New(Config{Kafka: kafka.Config{Brokers: []string{broker}, Topic: topic}, Window: 10 * time.Minute}, c, quiet)
+	startsAt(t, f, func(string) {
+		admin, err := sarama.NewClusterAdmin([]string{broker}, kafka.ConsumerSarama("test", sarama.OffsetOldest))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer admin.Close()
+		if err := admin.DeleteRecords(topic, map[int32]int64{part: 5}); err != nil {
+			t.Error(err)
+		}
+	})
+	run(t, f)
+	testenv.Eventually(t, 60*time.Second, ready(f))
+	c.once(t, ids[5:]...)
+	p.produce("evt_live", "ch_1", time.Now())
+	testenv.Eventually(t, 30*time.Second, func() error { return c.has("evt_live") })
+	c.once(t, append(ids[5:], "evt_live")...)
+}
+
+// A committed offset beyond the end (a topic recreated, a log truncated)
+// makes Sarama start the partition at its oldest offset: what the feed
+// handed on already, and what is older than the window, is not handed on
+// again; the feed is ready and live events flow.
+func TestCommittedOffsetBeyondTheEnd(t *testing.T) {
+	broker, topic := testenv.Broker(t), testenv.Topic(t)
+	p := newProducer(t, broker, topic)
+	admin := newAdmin(t, broker)
+	p.produce("evt_old", "ch_1", time.Now().Add(-time.Hour))
+	ids := []string{"evt_0", "evt_1", "evt_2"}
+	for _, id := range ids {
+		p.produce(id, "ch_1", time.Now().Add(-time.Minute))
+	}
+	c := &counter{}
+	f := New(Config{Kafka: kafka.Config{Brokers: []string{broker}, Topic: topic}, Window: 10 * time.Minute}, c, quiet)
+	startsAt(t, f, func(group string) {
+		beyond := map[int32]int64{}
+		for pt, end := range testenv.EndOffsets(t, []string{broker}, topic) {
+			beyond[pt] = end + 100
+		}
+		if err := admin.SetGroupOffsets(group, topic, beyond); err != nil {
+			t.Error(err)
+		}
+	})
+	run(t, f)
+	testenv.Eventually(t, 60*time.Second, ready(f))
+	c.once(t, ids...)
+	p.produce("evt_live", "ch_1", time.Now())
+	testenv.Eventually(t, 30*time.Second, func() error { return c.has("evt_live") })
+	c.once(t, append(ids, "evt_live")...)
+}
+
 // The instance's group exists, with the Subscriber as its member, while the
 // feed runs, and is gone once it stopped.
 func TestGroupDeletedOnStop(t *testing.T) {
