@@ -69,8 +69,9 @@ type Feed struct {
 	newSubscriber func(kafka.SubscriberConfig) (message.Subscriber, error)
 
 	// Used by Run's goroutine only.
-	next   map[int32]int64 // per partition: the offset after the last one handed to the hub
-	behind map[int32]int64 // per partition not caught up yet: the end offset to reach
+	next    map[int32]int64 // per partition: the offset after the last one handed to the hub
+	behind  map[int32]int64 // per partition not caught up yet: the end offset to reach
+	rebuilt bool            // the window was rebuilt once: later catch-ups are resumptions
 }
 
 // New builds a Feed, not ready until Run has rebuilt the window.
@@ -109,6 +110,7 @@ func (f *Feed) Ready(context.Context) error {
 func (f *Feed) setNotReady(err error) { f.notReady.Store(&err) }
 
 func (f *Feed) markReady() {
+	f.rebuilt = true
 	if f.notReady.Swap(nil) != nil {
 		f.logger.Info("read up to the end of the events topic; serving live events", "group", f.group)
 	}
@@ -211,8 +213,13 @@ func (f *Feed) aim(ends map[int32]int64) int64 {
 			n += end - next
 		}
 	}
-	if len(f.behind) == 0 {
+	switch {
+	case len(f.behind) == 0:
 		f.markReady()
+	case f.rebuilt:
+		f.setNotReady(fmt.Errorf("catching up with the events topic after subscribing again: %d messages to read", n))
+	default:
+		f.setNotReady(fmt.Errorf("rebuilding the recent window from the events topic: %d messages to read", n))
 	}
 	return n
 }
