@@ -4,7 +4,7 @@
 // the consumers, the publisher every service sends through (publisher.go),
 // the Subscriber settings (subscriber.go), and the few admin calls watermill
 // does not offer: offsets by time, end offsets, group offsets, topic creation
-// (offsets.go). docs/design.md describes the contract; docs/decisions.md why
+// (offsets.go), group states (group.go). docs/design.md describes the contract; docs/decisions.md why
 // it is built this way.
 package kafka
 

@@ -1,26 +1,49 @@
-// Package feed is the notifier's Kafka port. Every instance reads every
-// partition of the events topic itself (no consumer group: each instance
-// must see every event for its own clients), starting at the first offset of
-// the recent window, found by time. It reports ready once it has read up to
+// Package feed is the notifier's Kafka port. Every instance must see every
+// event for its own clients, so each instance reads the whole events topic
+// through a watermill Subscriber in a consumer group of its own. Before the
+// Subscriber joins, the group's offsets are set to the first offset of the
+// recent window, found by time. The feed reports ready once it has read up to
 // where the topic ended when it started: the window is rebuilt before a load
-// balancer sends it clients.
+// balancer sends it clients. docs/notifier.md ("Reading the topic") explains
+// why no event of the window or after it is missed or delivered twice.
 package feed
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
-	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
+)
+
+// GroupPrefix starts the name of every notifier instance's consumer group.
+const GroupPrefix = "stripeline-notifier-"
+
+const clientID = "stripeline-notifier"
+
+// Bounds of the feed's waits.
+const (
+	// staleMargin is added to the window to tell a group a crashed instance
+	// left behind from one an instance is still starting with (see sweep).
+	staleMargin = 15 * time.Minute
+	// deleteGroupFor is how long a stopping instance tries to delete its
+	// group before leaving it to sweep and Kafka's expiry.
+	deleteGroupFor = 5 * time.Second
+	// A subscription that ended is started again after a backoff between
+	// these bounds, doubling while it keeps ending within a minute.
+	minResubscribe = 200 * time.Millisecond
+	maxResubscribe = 5 * time.Second
 )
 
 // Publisher is where events go: the hub.
@@ -36,196 +59,307 @@ type Config struct {
 
 // Feed moves events from the topic to the hub.
 type Feed struct {
-	cfg    Config
-	hub    Publisher
-	logger *slog.Logger
-	ready  atomic.Bool
+	cfg      Config
+	hub      Publisher
+	logger   *slog.Logger
+	group    string
+	notReady atomic.Pointer[error] // why the feed is not ready; nil when it is
+
+	// newSubscriber makes the Subscriber of one subscription; tests wrap it.
+	newSubscriber func(kafka.SubscriberConfig) (message.Subscriber, error)
+
+	// Used by Run's goroutine only.
+	next    map[int32]int64 // per partition: the offset after the last one handed to the hub
+	behind  map[int32]int64 // per partition not caught up yet: the end offset to reach
+	rebuilt bool            // the window was rebuilt once: later catch-ups are resumptions
 }
 
-// New builds a Feed.
+// New builds a Feed, not ready until Run has rebuilt the window.
 func New(cfg Config, h Publisher, logger *slog.Logger) *Feed {
-	return &Feed{cfg: cfg, hub: h, logger: logger}
+	f := &Feed{cfg: cfg, hub: h, logger: logger, group: groupName(), next: map[int32]int64{}}
+	f.newSubscriber = func(sc kafka.SubscriberConfig) (message.Subscriber, error) {
+		return kafka.NewSubscriber(sc, watermill.NewSlogLogger(logger))
+	}
+	f.setNotReady(errors.New("rebuilding the recent window from the events topic"))
+	return f
 }
+
+// groupName is a group name no other instance uses:
+// stripeline-notifier-<hostname>-<12 random hex digits>.
+func groupName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	b := make([]byte, 6)
+	rand.Read(b) // never fails (crypto/rand)
+	return GroupPrefix + host + "-" + hex.EncodeToString(b)
+}
+
+// Group is the consumer group the feed reads with, deleted when Run ends.
+func (f *Feed) Group() string { return f.group }
 
 // Ready reports whether the window is rebuilt and live events flow.
 func (f *Feed) Ready(context.Context) error {
-	if !f.ready.Load() {
-		return errors.New("rebuilding the recent window from the events topic")
+	if err := f.notReady.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
 
+func (f *Feed) setNotReady(err error) { f.notReady.Store(&err) }
+
+func (f *Feed) markReady() {
+	f.rebuilt = true
+	if f.notReady.Swap(nil) != nil {
+		f.logger.Info("read up to the end of the events topic; serving live events", "group", f.group)
+	}
+}
+
 // Run reads the topic into the hub until ctx ends. It waits for the broker
-// and the topic when they are not there yet.
+// and the topic when they are not there yet, subscribes again when a
+// subscription ends, and deletes its group when it returns.
 func (f *Feed) Run(ctx context.Context) error {
-	defer f.ready.Store(false)
-	client, err := retry(ctx, f.logger, "connect to kafka", func() (sarama.Client, error) {
-		return sarama.NewClient(f.cfg.Kafka.Brokers, kafka.ConsumerSarama("stripeline-notifier", sarama.OffsetNewest))
+	defer f.setNotReady(errors.New("feed stopped"))
+	topic := f.cfg.Kafka.Topic
+	admin, err := retry(ctx, f.logger, "connect to kafka", func() (*kafka.Admin, error) {
+		return kafka.NewAdmin(f.cfg.Kafka.Brokers, clientID)
 	})
 	if err != nil {
 		return nil // ctx ended
 	}
-	defer client.Close()
-	parts, err := retry(ctx, f.logger, "start partitions", func() ([]partition, error) {
-		return f.plan(client, time.Now().Add(-f.cfg.Window))
+	defer admin.Close()
+	// Deferred after admin.Close, so it runs before it, and after the last
+	// subscription's Subscriber closed (session closes it before returning).
+	defer f.deleteGroup(admin)
+	f.sweep(admin)
+
+	start, err := retry(ctx, f.logger, "find the window's start", func() (map[int32]int64, error) {
+		return admin.OffsetsAt(topic, time.Now().Add(-f.cfg.Window))
 	})
 	if err != nil {
 		return nil
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return err
-	}
-	defer consumer.Close()
-
-	msgs := make(chan *sarama.ConsumerMessage, 256)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, p := range parts {
-		pc, err := consumer.ConsumePartition(f.cfg.Kafka.Topic, p.id, p.start)
-		if errors.Is(err, sarama.ErrOffsetOutOfRange) {
-			// Retention removed the window's start since plan: take what is left.
-			pc, err = consumer.ConsumePartition(f.cfg.Kafka.Topic, p.id, sarama.OffsetOldest)
-		}
-		if err != nil {
-			return fmt.Errorf("consume partition %d: %w", p.id, err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.pump(ctx, pc, msgs)
-		}()
-	}
-
-	behind := map[int32]int64{} // partition → offset it must reach to be ready
-	for _, p := range parts {
-		if p.start < p.end {
-			behind[p.id] = p.end - 1
-		}
-	}
-	f.logger.Info("rebuilding recent window", "window", f.cfg.Window.String(), "partitions", len(parts), "messages", sumBehind(parts))
-	if len(behind) == 0 {
-		f.markReady()
-	}
+	f.next = start
+	backoff := minResubscribe
 	for {
+		began := time.Now()
+		err := f.session(ctx, admin)
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.setNotReady(fmt.Errorf("kafka subscription ended, subscribing again: %w", err))
+		if time.Since(began) > time.Minute {
+			backoff = minResubscribe
+		}
+		f.logger.Warn("kafka subscription ended; subscribing again after the last event delivered",
+			"group", f.group, "error", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return nil
-		case m := <-msgs:
-			f.handle(m)
-			if last, ok := behind[m.Partition]; ok && m.Offset >= last {
-				delete(behind, m.Partition)
-				if len(behind) == 0 {
-					f.markReady()
-				}
-			}
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, maxResubscribe)
 	}
 }
 
-func (f *Feed) markReady() {
-	f.ready.Store(true)
-	f.logger.Info("recent window rebuilt; serving live events")
-}
-
-// pump forwards one partition's messages; sarama retries broker trouble
-// itself and reports it on Errors.
-func (f *Feed) pump(ctx context.Context, pc sarama.PartitionConsumer, out chan<- *sarama.ConsumerMessage) {
-	defer pc.AsyncClose()
+// session reads the topic through one Subscriber, starting each partition
+// right after the last offset handed to the hub (at first: the window's
+// start), until ctx ends or the subscription does. It returns why it ended.
+func (f *Feed) session(ctx context.Context, admin *kafka.Admin) error {
+	topic := f.cfg.Kafka.Topic
+	ends, err := admin.EndOffsets(topic)
+	if err != nil {
+		return err
+	}
+	// The group has no member now: its committed offsets are where the
+	// Subscriber will start.
+	if err := admin.SetGroupOffsets(f.group, topic, f.next); err != nil {
+		return err
+	}
+	sub, err := f.newSubscriber(kafka.SubscriberConfig{Brokers: f.cfg.Kafka.Brokers, ClientID: clientID, Group: f.group})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, topic)
+	if err != nil {
+		return err
+	}
+	f.logger.Info("reading the events topic", "group", f.group, "window", f.cfg.Window.String(),
+		"partitions", len(ends), "to_catch_up", f.aim(ends))
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case err, ok := <-pc.Errors():
-			if ok {
-				f.logger.Warn("kafka partition consumer", "error", err)
-			}
-		case m, ok := <-pc.Messages():
+			return ctx.Err()
+		case msg, ok := <-msgs:
 			if !ok {
-				return
+				return errors.New("the subscriber closed its message channel")
 			}
-			select {
-			case out <- m:
-			case <-ctx.Done():
-				return
-			}
+			f.handle(msg)
 		}
 	}
 }
 
-func (f *Feed) handle(m *sarama.ConsumerMessage) {
-	ev, err := Decode(m)
-	if err != nil {
-		f.logger.Warn("skipping message that is not an event", "partition", m.Partition, "offset", m.Offset, "error", err)
-		return
-	}
-	f.hub.Publish(ev)
-}
-
-// Decode reads a message of the events topic.
-func Decode(m *sarama.ConsumerMessage) (*hub.Event, error) {
-	env, err := stripeevent.Parse(m.Value)
-	if err != nil {
-		return nil, err
-	}
-	headers := make(map[string]string, len(m.Headers))
-	for _, h := range m.Headers {
-		if k := string(h.Key); k != wmkafka.UUIDHeaderKey {
-			headers[k] = string(h.Value)
-		}
-	}
-	at := m.Timestamp
-	if at.IsZero() || at.Unix() <= 0 {
-		at = time.Now()
-	}
-	return hub.NewEvent(env, headers, m.Value, at), nil
-}
-
-type partition struct {
-	id         int32
-	start, end int64 // first offset of the window; high watermark at start
-}
-
-func sumBehind(parts []partition) int64 {
+// aim makes the end offsets the feed must reach before it is ready, and
+// returns how many messages that is. Partitions the feed does not know yet
+// (added since it started) are read from their oldest offset, not waited for.
+func (f *Feed) aim(ends map[int32]int64) int64 {
+	f.behind = map[int32]int64{}
 	var n int64
-	for _, p := range parts {
-		n += p.end - p.start
+	for p, next := range f.next {
+		if end := ends[p]; next < end {
+			f.behind[p] = end
+			n += end - next
+		}
+	}
+	switch {
+	case len(f.behind) == 0:
+		f.markReady()
+	case f.rebuilt:
+		f.setNotReady(fmt.Errorf("catching up with the events topic after subscribing again: %d messages to read", n))
+	default:
+		f.setNotReady(fmt.Errorf("rebuilding the recent window from the events topic: %d messages to read", n))
 	}
 	return n
 }
 
-// plan finds, for each partition, the first offset at or after since (the
-// broker's offsets-by-time index) and the current end.
-func (f *Feed) plan(client sarama.Client, since time.Time) ([]partition, error) {
-	topic := f.cfg.Kafka.Topic
-	if err := client.RefreshMetadata(topic); err != nil {
-		return nil, err
-	}
-	ids, err := client.Partitions(topic)
+// handle hands a message to the hub unless its position was handed on
+// already, then acknowledges it.
+func (f *Feed) handle(msg *message.Message) {
+	defer msg.Ack()
+	ev, err := kafka.DecodeEvent(msg)
 	if err != nil {
-		return nil, err
+		pos := kafka.PositionOf(msg.Context())
+		if !f.delivered(pos) {
+			f.logger.Warn("skipping message that is not an event", "partition", pos.Partition, "offset", pos.Offset, "error", err)
+			f.advance(pos) // it counts towards being caught up
+		}
+		return
 	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("topic %s has no partitions", topic)
+	f.deliver(ev)
+}
+
+// deliver hands ev to the hub unless its partition already had this offset
+// or a later one handed on: Sarama starts a partition again from its last
+// commit when a session restarts. It reports whether ev was handed on.
+func (f *Feed) deliver(ev kafka.Event) bool {
+	if f.delivered(ev.Position) {
+		return false
 	}
-	parts := make([]partition, 0, len(ids))
-	for _, id := range ids {
-		end, err := client.GetOffset(topic, id, sarama.OffsetNewest)
+	f.hub.Publish(HubEvent(ev))
+	f.advance(ev.Position)
+	return true
+}
+
+// delivered reports whether pos is before the next offset of its partition.
+func (f *Feed) delivered(pos kafka.Position) bool {
+	next, ok := f.next[pos.Partition]
+	return ok && pos.Offset < next
+}
+
+// advance records pos as handed on, and marks the feed ready when that was
+// the last offset it was waiting for.
+func (f *Feed) advance(pos kafka.Position) {
+	f.next[pos.Partition] = pos.Offset + 1
+	if end, ok := f.behind[pos.Partition]; ok && pos.Offset+1 >= end {
+		delete(f.behind, pos.Partition)
+		if len(f.behind) == 0 {
+			f.markReady()
+		}
+	}
+}
+
+// HubEvent is the hub's form of an event read from the topic; its place in
+// the window is the broker's timestamp (now, when the message has none).
+func HubEvent(ev kafka.Event) *hub.Event {
+	at := ev.Timestamp
+	if at.IsZero() || at.Unix() <= 0 {
+		at = time.Now()
+	}
+	return hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+}
+
+// deleteGroup removes the feed's group once its Subscriber left it. It
+// tries for a few seconds; a group it could not remove is swept by a later
+// instance or expired by Kafka (docs/deploy.md).
+func (f *Feed) deleteGroup(admin *kafka.Admin) {
+	deadline := time.Now().Add(deleteGroupFor)
+	for {
+		err := admin.DeleteGroup(f.group)
+		if err == nil {
+			f.logger.Info("deleted consumer group", "group", f.group)
+			return
+		}
+		if time.Now().After(deadline) {
+			f.logger.Warn("could not delete consumer group; left for a later instance or Kafka's offsets retention", "group", f.group, "error", err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sweep deletes the groups crashed instances left: named with GroupPrefix,
+// without members, and behind on some partition of the topic by a message
+// the broker took more than window + staleMargin ago. A running instance
+// reads to the end within moments, and a starting one commits no earlier
+// than its window, so neither is behind by that much; nobody reads with such
+// a group any more. Best effort: failures are logged, not returned.
+func (f *Feed) sweep(admin *kafka.Admin) {
+	topic := f.cfg.Kafka.Topic
+	groups, err := admin.Groups()
+	if err != nil {
+		f.logger.Warn("consumer group sweep: list groups", "error", err)
+		return
+	}
+	var candidates []string
+	for _, g := range groups {
+		if strings.HasPrefix(g, GroupPrefix) && g != f.group {
+			candidates = append(candidates, g)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	states, err := admin.DescribeGroups(candidates...)
+	if err != nil {
+		f.logger.Warn("consumer group sweep: describe groups", "error", err)
+		return
+	}
+	staleBefore, err := admin.OffsetsAt(topic, time.Now().Add(-f.cfg.Window-staleMargin))
+	if err != nil {
+		f.logger.Warn("consumer group sweep: offsets by time", "error", err)
+		return
+	}
+	for _, g := range candidates {
+		if st, ok := states[g]; !ok || !st.Empty() {
+			continue
+		}
+		committed, err := admin.GroupOffsets(g, topic)
 		if err != nil {
-			return nil, err
+			f.logger.Warn("consumer group sweep: group offsets", "group", g, "error", err)
+			continue
 		}
-		start, err := client.GetOffset(topic, id, since.UnixMilli())
-		if err != nil {
-			return nil, err
+		if !stale(committed, staleBefore) {
+			continue
 		}
-		if start < 0 || start > end { // nothing that recent
-			start = end
+		if err := admin.DeleteGroup(g); err != nil {
+			f.logger.Warn("consumer group sweep: delete", "group", g, "error", err)
+			continue
 		}
-		parts = append(parts, partition{id: id, start: start, end: end})
+		f.logger.Info("deleted a consumer group a stopped instance left", "group", g)
 	}
-	return parts, nil
+}
+
+// stale reports whether a group committed, on some partition, an offset
+// below staleBefore: the first offset the broker took after the stale time.
+func stale(committed, staleBefore map[int32]int64) bool {
+	for p, c := range committed {
+		if b, ok := staleBefore[p]; ok && c < b {
+			return true
+		}
+	}
+	return false
 }
 
 // retry calls try until it succeeds or ctx ends, logging each failure once
