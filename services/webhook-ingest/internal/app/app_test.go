@@ -36,6 +36,10 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		Tolerance:      300 * time.Second,
 		MaxBody:        1 << 20,
 		PublishTimeout: 5 * time.Second,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxConnections: 100,
 		ShutdownGrace:  5 * time.Second,
 
 		KafkaMaxMessageBytes: 1000012,
