@@ -69,7 +69,9 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- ServeListener(ctx, ln, h, DefaultLimits(), 5*time.Second, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		served <- ServeListener(ctx, ln, h, DefaultLimits(), 5*time.Second, slog.New(slog.DiscardHandler))
+	}()
 
 	got := make(chan string, 1)
 	go func() {

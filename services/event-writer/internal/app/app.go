@@ -162,6 +162,8 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		}
 		return err
 	})
-	g.Go(func() error { return httpserver.Serve(gctx, cfg.Addr, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger) })
+	g.Go(func() error {
+		return httpserver.Serve(gctx, cfg.Addr, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger)
+	})
 	return g.Wait()
 }

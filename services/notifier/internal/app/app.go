@@ -61,6 +61,8 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	// On shutdown, clients get a going-away close frame so they reconnect to
 	// another instance.
 	g.Go(func() error { return wss.Run(gctx, cfg.ShutdownGrace) })
-	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger) })
+	g.Go(func() error {
+		return httpserver.ServeListener(gctx, ln, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger)
+	})
 	return g.Wait()
 }
