@@ -106,13 +106,12 @@ func timedOut(err error) bool {
 }
 
 // abandon ends a request whose body did not come whole within the read
-// timeout: mostly a connection a client dialled ahead and never used. It
-// is no delivery and is not counted. Returning instead would let net/http
-// answer 200 for a handler that wrote nothing, a success for an event never
-// read; an answer of any kind is one the client never asked for (Go's
-// client logs "Unsolicited response received on idle HTTP channel"). So
-// the connection is closed unanswered: http.ErrAbortHandler is net/http's
-// way to abort a response, without logging a stack.
+// timeout (its sender stalled, or trickled): it is no delivery and is not
+// counted, and it gets no answer, as a request whose header did not come in
+// time gets none from net/http. Returning instead would let net/http answer
+// 200 for a handler that wrote nothing: a success for an event never read.
+// http.ErrAbortHandler is net/http's way to abort a response: the
+// connection is closed, and no stack is logged.
 func abandon() {
 	panic(http.ErrAbortHandler)
 }
