@@ -123,3 +123,13 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		t.Errorf("the log holds a secret or the body:\n%s", out)
 	}
 }
+
+// The server's limits are the settings', the header's read timeout the
+// whole request's.
+func TestLimitsFromSettings(t *testing.T) {
+	got := limits(config.Config{ReadTimeout: 3 * time.Second, WriteTimeout: 7 * time.Second, IdleTimeout: time.Minute, MaxConnections: 12})
+	if got.ReadHeaderTimeout != 3*time.Second || got.ReadTimeout != 3*time.Second || got.WriteTimeout != 7*time.Second ||
+		got.IdleTimeout != time.Minute || got.MaxConns != 12 || got.MaxHeaderBytes != 16<<10 {
+		t.Fatalf("limits %+v", got)
+	}
+}
