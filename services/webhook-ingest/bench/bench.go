@@ -1,8 +1,9 @@
 // Package bench measures webhook-ingest's throughput and latency through the
-// real HTTP handler and batching producer, against a bare Sarama producer
-// sending the same messages in batches to the same broker: the figure of
-// merit is the ratio of the two. `make bench` calls Run; so does
-// cmd/ingest-bench.
+// real HTTP handler and publisher, against a bare Sarama producer sending
+// the same messages in batches to the same broker: the figure of merit is
+// the ratio of the two. Beside them: ingest's Publisher alone, the floors
+// (floor.go) and what silent connections cost (memory.go).
+// cmd/ingest-bench calls Run.
 package bench
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -41,6 +43,9 @@ type Config struct {
 	// Floors adds the two floors (floor.go): the same requests through an
 	// HTTP server that only answers, and one that only produces.
 	Floors bool
+	// SilentSockets, when positive, adds the memory measurement (memory.go)
+	// with that many silent connections, before anything else is measured.
+	SilentSockets int
 	// CPUProfile, when set, receives a CPU profile of the ingest measurement
 	// alone (not of the preparation or the bare producer).
 	CPUProfile io.Writer
@@ -65,13 +70,13 @@ type Figure struct {
 	Elapsed   time.Duration
 	PerSecond float64
 	// P50 and P99 are per request for ingest (HTTP request to 200, the
-	// broker's acknowledgement included) and per SendMessages call for the
-	// bare producer (a whole batch).
+	// broker's acknowledgement included), per Publish call for the Publisher
+	// alone and per SendMessages call for the bare producer (a whole batch).
 	P50, P99 time.Duration
 }
 
 func (f Figure) String() string {
-	return fmt.Sprintf("%-38s %7d msgs in %6.2fs = %8.0f msgs/s   p50 %8s   p99 %8s",
+	return fmt.Sprintf("%-46s %7d msgs in %6.2fs = %8.0f msgs/s   p50 %8s   p99 %8s",
 		f.Name, f.Messages, f.Elapsed.Seconds(), f.PerSecond, f.P50.Round(10*time.Microsecond), f.P99.Round(10*time.Microsecond))
 }
 
@@ -83,30 +88,48 @@ type Report struct {
 	Bare      Figure    // the median of three runs
 	BareRuns  []float64 // msgs/s of each run, in order
 	Ratio     float64   // Ingest.PerSecond / Bare.PerSecond; the target is ≥ 0.5
+	// Publisher is ingest's kafka.Publisher alone, Senders goroutines
+	// publishing the same messages: the ceiling of ingest's publish path.
+	Publisher Figure
 	// HTTPFloor and ProduceFloor are measured when Config.Floors is set.
 	HTTPFloor, ProduceFloor *Figure
+	// Memory is measured when Config.SilentSockets is positive.
+	Memory *Memory
 }
 
 func (r Report) String() string {
 	s := fmt.Sprintf("%s\n%s (median of %.0f msgs/s)\nratio ingest/bare = %.2f (target ≥ 0.50); %d senders, mean event %d bytes\n",
 		r.Ingest, r.Bare, r.BareRuns, r.Ratio, r.Senders, r.MeanBytes)
-	for _, f := range []*Figure{r.HTTPFloor, r.ProduceFloor} {
+	for _, f := range []*Figure{&r.Publisher, r.HTTPFloor, r.ProduceFloor} {
 		if f != nil {
 			s += fmt.Sprintf("%s   ratio to bare %.2f\n", f, f.PerSecond/r.Bare.PerSecond)
 		}
+	}
+	if r.Memory != nil {
+		s += r.Memory.String() + "\n"
 	}
 	return s
 }
 
 const secret = "whsec_bench"
 
-// Run measures the bare producer, then ingest, each on a topic of its own
-// with the same messages.
+// Run measures what silent connections cost (if asked), the bare
+// producer, ingest, the Publisher alone, then the floors (if asked), each on
+// a topic of its own with the same messages.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg.setDefaults()
+	var r Report
+	if cfg.SilentSockets > 0 {
+		// First: the process has not yet grown for the other measurements.
+		m, err := measureMemory(ctx, cfg)
+		if err != nil {
+			return r, fmt.Errorf("memory: %w", err)
+		}
+		r.Memory = &m
+	}
 	tpls, err := eventgen.Load(cfg.EventsDir)
 	if err != nil {
-		return Report{}, err
+		return r, err
 	}
 	bodies := make([][]byte, cfg.Messages)
 	total := 0
@@ -114,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		bodies[i], _, _ = tpls[i%len(tpls)].Vary(i)
 		total += len(bodies[i])
 	}
-	r := Report{Senders: cfg.Senders, MeanBytes: total / len(bodies)}
+	r.Senders, r.MeanBytes = cfg.Senders, total/len(bodies)
 	// A run of the bare producer lasts a second or less and moves by half
 	// from one to the next: the ceiling is the median of three, as in
 	// `make bench`.
@@ -131,6 +154,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return r, fmt.Errorf("ingest: %w", err)
 	}
 	r.Ratio = r.Ingest.PerSecond / r.Bare.PerSecond
+	if r.Publisher, err = publisherAlone(ctx, cfg, bodies); err != nil {
+		return r, fmt.Errorf("publisher alone: %w", err)
+	}
 	if cfg.Floors {
 		httpOnly, produce, err := floors(ctx, cfg, bodies)
 		if err != nil {
@@ -182,28 +208,112 @@ func bare(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
 // throughIngest serves the real handler and batching publisher on loopback
 // and has Senders goroutines post the signed bodies over keep-alive HTTP.
 func throughIngest(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
-	topic := topicName("ingest")
-	icfg := ingest.Config{Topic: topic, Secrets: []string{secret}, Tolerance: time.Hour, MaxBody: 1 << 20, PublishTimeout: 5 * time.Second}
-	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-ingest"}, nil)
+	h, pub, err := newIngest(cfg.Brokers, topicName("ingest"), "bench-ingest")
 	if err != nil {
 		return Figure{}, err
 	}
 	defer pub.Close()
+	addr, stop, err := serve(ingest.Routes(h, http.NotFoundHandler()), Limits())
+	if err != nil {
+		return Figure{}, err
+	}
+	defer stop()
+	return postAll(ctx, cfg, fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), "http://"+addr+ingest.Path, signed(bodies), cfg.CPUProfile)
+}
+
+// newIngest is ingest's handler, publishing to topic with a publisher of
+// its own (the caller closes it).
+func newIngest(brokers []string, topic, clientID string) (*ingest.Handler, *kafka.Publisher, error) {
+	icfg := ingest.Config{Topic: topic, Secrets: []string{secret}, Tolerance: time.Hour, MaxBody: 1 << 20, PublishTimeout: 5 * time.Second}
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, ClientID: clientID}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
 	metrics, err := ingest.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
-		return Figure{}, err
+		pub.Close()
+		return nil, nil, err
 	}
-	h := ingest.New(icfg, pub, metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return ingest.New(icfg, pub, metrics, discard), pub, nil
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// Limits are the service's server limits with its default settings
+// (WEBHOOK_READ_TIMEOUT, WEBHOOK_WRITE_TIMEOUT, …: internal/config), which
+// the floors are served with too.
+func Limits() httpserver.Limits {
+	l := httpserver.DefaultLimits()
+	l.ReadHeaderTimeout, l.ReadTimeout, l.WriteTimeout = 10*time.Second, 10*time.Second, 10*time.Second
+	return l
+}
+
+// serve serves handler on loopback through pkg/httpserver, as the service
+// serves its port, until stop is called.
+func serve(handler http.Handler, limits httpserver.Limits) (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = httpserver.ServeListener(ctx, ln, handler, limits, 5*time.Second, discard)
+	}()
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// publisherAlone has Senders goroutines publish the bodies as ingest
+// publishes them (kafka.NewEventMessage: same key, headers and body; the
+// same Publisher), one message a call, with no HTTP, no signature and no
+// parsing on the clock: the ceiling of ingest's publish path.
+func publisherAlone(ctx context.Context, cfg Config, bodies [][]byte) (Figure, error) {
+	topic := topicName("publisher")
+	envs := make([]stripeevent.Envelope, len(bodies))
+	for i, b := range bodies {
+		var err error
+		if envs[i], err = stripeevent.Parse(b); err != nil {
+			return Figure{}, err
+		}
+	}
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Brokers, ClientID: "bench-publisher"}, nil)
 	if err != nil {
 		return Figure{}, err
 	}
-	srv := ingest.NewServer(h, http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go srv.Serve(ln)
-	defer srv.Shutdown()
-
-	url := "http://" + ln.Addr().String() + ingest.Path
-	return postAll(ctx, cfg, fmt.Sprintf("ingest HTTP (%d senders)", cfg.Senders), url, signed(bodies), cfg.CPUProfile)
+	defer pub.Close()
+	// Warm up: the topic exists and the connection is open before the clock starts.
+	if err := pub.Publish(topic, kafka.NewEventMessage(bodies[0], envs[0], time.Now())); err != nil {
+		return Figure{}, fmt.Errorf("warm-up: %w", err)
+	}
+	var next atomic.Int64
+	lats := make([][]time.Duration, cfg.Senders)
+	errs := make([]error, cfg.Senders)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range cfg.Senders {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				t := time.Now()
+				if err := pub.Publish(topic, kafka.NewEventMessage(bodies[i], envs[i], t)); err != nil {
+					errs[w] = fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+				lats[w] = append(lats[w], time.Since(t))
+			}
+			errs[w] = ctx.Err()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return Figure{}, err
+	}
+	return figure(fmt.Sprintf("ceiling: kafka.Publisher alone (%d goroutines)", cfg.Senders), len(bodies), elapsed, slices.Concat(lats...)), nil
 }
 
 // request is one webhook as the senders post it: the body and its header lines.

@@ -1,24 +1,22 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
 
 // The floors answer the question the ratio raises: how fast could any
 // webhook-ingest be on this machine, with these senders and this broker?
-// Each serves the same requests as ingest, on the same HTTP server and load
-// generator, and does less than any correct ingest must:
+// Each serves the same requests as ingest, on the same HTTP server
+// (pkg/httpserver, ingest's limits) and load generator, and does less than
+// any correct ingest must:
 //
 //   - the HTTP floor (AnswerOnly) reads the request and answers 200 at once:
 //     no signature, no parsing, nothing published;
@@ -36,22 +34,25 @@ import (
 var floorAnswer = []byte(`{"received":true}` + "\n")
 
 // AnswerOnly is the HTTP floor.
-func AnswerOnly(c *fasthttp.RequestCtx) {
-	_ = c.PostBody()
-	c.SetContentType("application/json")
-	c.SetBody(floorAnswer)
+func AnswerOnly(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(floorAnswer)
 }
 
 // ProduceOnly is the produce floor: it produces each body to topic and
 // answers 200 once the broker acknowledged it, 503 if it failed.
-func ProduceOnly(pub *kafka.Publisher, topic string) fasthttp.RequestHandler {
-	return func(c *fasthttp.RequestCtx) {
-		msg := message.NewMessage(watermill.NewUUID(), bytes.Clone(c.PostBody()))
-		if err := pub.Publish(topic, msg); err != nil {
-			c.Error(err.Error(), http.StatusServiceUnavailable)
+func ProduceOnly(pub *kafka.Publisher, topic string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = pub.Publish(topic, message.NewMessage(watermill.NewUUID(), body))
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		AnswerOnly(c)
+		AnswerOnly(w, r)
 	}
 }
 
@@ -60,16 +61,11 @@ func NewProducer(brokers []string) (*kafka.Publisher, error) {
 	return kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, ClientID: "bench-floor"}, nil)
 }
 
-// NewFloorServer serves handler with ingest's server settings that bear on speed.
-func NewFloorServer(handler fasthttp.RequestHandler) *fasthttp.Server {
-	return &fasthttp.Server{Handler: handler, ReadBufferSize: ingest.ReadBufferSize, NoDefaultServerHeader: true, CloseOnShutdown: true}
-}
-
 // floors measures the HTTP floor, then the produce floor, in this process.
 func floors(ctx context.Context, cfg Config, bodies [][]byte) (httpOnly, produce Figure, err error) {
 	reqs := signed(bodies)
 	name := func(what string) string { return fmt.Sprintf("floor: %s (%d senders)", what, cfg.Senders) }
-	if httpOnly, err = serveFloor(ctx, cfg, name("HTTP, answer only"), reqs, AnswerOnly); err != nil {
+	if httpOnly, err = serveFloor(ctx, cfg, name("HTTP, answer only"), reqs, http.HandlerFunc(AnswerOnly)); err != nil {
 		return httpOnly, produce, fmt.Errorf("HTTP floor: %w", err)
 	}
 	client, err := NewProducer(cfg.Brokers)
@@ -83,14 +79,12 @@ func floors(ctx context.Context, cfg Config, bodies [][]byte) (httpOnly, produce
 	return httpOnly, produce, nil
 }
 
-// serveFloor serves handler on loopback and posts reqs to it.
-func serveFloor(ctx context.Context, cfg Config, name string, reqs []request, handler fasthttp.RequestHandler) (Figure, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serveFloor serves handler on loopback with ingest's server limits and posts reqs to it.
+func serveFloor(ctx context.Context, cfg Config, name string, reqs []request, handler http.Handler) (Figure, error) {
+	addr, stop, err := serve(handler, Limits())
 	if err != nil {
 		return Figure{}, err
 	}
-	srv := NewFloorServer(handler)
-	go srv.Serve(ln)
-	defer srv.Shutdown()
-	return postAll(ctx, cfg, name, "http://"+ln.Addr().String()+"/", reqs, nil)
+	defer stop()
+	return postAll(ctx, cfg, name, "http://"+addr+"/", reqs, nil)
 }

@@ -230,7 +230,9 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return err
 	})
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
-	g.Go(func() error { return httpserver.Serve(gctx, cfg.Addr, mux, cfg.ShutdownGrace, logger) })
+	g.Go(func() error {
+		return httpserver.Serve(gctx, cfg.Addr, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger)
+	})
 	return g.Wait()
 }
 

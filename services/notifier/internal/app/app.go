@@ -61,6 +61,12 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	// On shutdown, clients get a going-away close frame so they reconnect to
 	// another instance.
 	g.Go(func() error { return wss.Run(gctx, cfg.ShutdownGrace) })
-	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, cfg.ShutdownGrace, logger) })
+	// Every websocket client holds a connection of its own for as long as it
+	// is subscribed (make bench holds 10,000): far more than the default
+	// bound. The hijacked connections keep no server deadline (gorilla
+	// clears them); the timeouts bound the upgrade request and /metrics.
+	limits := httpserver.DefaultLimits()
+	limits.MaxConns = 1 << 16
+	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, limits, cfg.ShutdownGrace, logger) })
 	return g.Wait()
 }

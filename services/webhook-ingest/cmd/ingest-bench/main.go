@@ -1,5 +1,6 @@
 // Command ingest-bench prints webhook-ingest's throughput and latency next to
-// a bare Sarama producer's against the same broker (package bench). Without
+// a bare Sarama producer's and its own Publisher's against the same broker,
+// and what silent connections cost it in memory (package bench). Without
 // -brokers it starts an embedded broker with its data in a temporary folder,
 // as `make run` does.
 package main
@@ -34,6 +35,7 @@ func run(ctx context.Context) error {
 	flag.IntVar(&cfg.Messages, "messages", 20000, "messages per measurement")
 	flag.IntVar(&cfg.BatchSize, "batch", 500, "batch size of the bare producer")
 	flag.BoolVar(&cfg.Floors, "floors", false, "also measure the HTTP floor and the HTTP + produce floor (bench/floor.go)")
+	flag.IntVar(&cfg.SilentSockets, "silent-sockets", 300, "first measure the memory that many silent connections declaring 1 MiB bodies cost (bench/memory.go); 0 skips it")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ingest measurement to this file")
 	flag.Parse()
 	if *cpuProfile != "" {

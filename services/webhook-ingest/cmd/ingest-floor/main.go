@@ -2,21 +2,23 @@
 // floor.go) as a process of its own, for `make bench`: with -brokers, the
 // produce floor (every body produced with ingest's producer settings, 200
 // once acknowledged); without, the HTTP floor (200 at once). It serves every
-// path and stops on SIGINT or SIGTERM.
+// path, through pkg/httpserver with ingest's server limits, and stops on
+// SIGINT or SIGTERM.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
-	"github.com/valyala/fasthttp"
-
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
 )
 
@@ -33,7 +35,7 @@ func run() error {
 	topic := flag.String("topic", "bench.floor", "the produce floor's topic")
 	flag.Parse()
 
-	handler := fasthttp.RequestHandler(bench.AnswerOnly)
+	var handler http.Handler = http.HandlerFunc(bench.AnswerOnly)
 	if *brokers != "" {
 		client, err := bench.NewProducer(strings.Split(*brokers, ","))
 		if err != nil {
@@ -42,16 +44,8 @@ func run() error {
 		defer client.Close()
 		handler = bench.ProduceOnly(client, *topic)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := bench.NewFloorServer(handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Shutdown()
-	}()
-	return srv.Serve(ln)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return httpserver.Serve(ctx, *addr, handler, bench.Limits(), 5*time.Second, logger)
 }

@@ -36,6 +36,10 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		Tolerance:      300 * time.Second,
 		MaxBody:        1 << 20,
 		PublishTimeout: 5 * time.Second,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxConnections: 100,
 		ShutdownGrace:  5 * time.Second,
 
 		KafkaMaxMessageBytes: 1000012,
@@ -117,5 +121,15 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 	}
 	if strings.Contains(out, "whsec_app_test") || strings.Contains(out, "in_1OPqLaJN5vQBdWExc3Gk2Vt9") {
 		t.Errorf("the log holds a secret or the body:\n%s", out)
+	}
+}
+
+// The server's limits are the settings', the header's read timeout the
+// whole request's.
+func TestLimitsFromSettings(t *testing.T) {
+	got := limits(config.Config{ReadTimeout: 3 * time.Second, WriteTimeout: 7 * time.Second, IdleTimeout: time.Minute, MaxConnections: 12})
+	if got.ReadHeaderTimeout != 3*time.Second || got.ReadTimeout != 3*time.Second || got.WriteTimeout != 7*time.Second ||
+		got.IdleTimeout != time.Minute || got.MaxConns != 12 || got.MaxHeaderBytes != 16<<10 {
+		t.Fatalf("limits %+v", got)
 	}
 }

@@ -26,6 +26,22 @@ type Config struct {
 	// headers). The default is just under Kafka's 1,048,588.
 	KafkaMaxMessageBytes int `env:"KAFKA_MAX_MESSAGE_BYTES, default=1000012"`
 
+	// The HTTP server's limits (pkg/httpserver.Limits). A webhook is a few
+	// KB and Stripe waits up to 30 s for an answer.
+	// ReadTimeout bounds a whole request, header and body, from the
+	// connection's first byte (or its opening): a sender that stalls is
+	// cut off and gets no answer.
+	ReadTimeout time.Duration `env:"WEBHOOK_READ_TIMEOUT, default=10s"`
+	// WriteTimeout bounds the rest, from the end of the header: the body,
+	// the checks, the broker's acknowledgement (PUBLISH_TIMEOUT) and the
+	// answer, so it must exceed PublishTimeout.
+	WriteTimeout time.Duration `env:"WEBHOOK_WRITE_TIMEOUT, default=10s"`
+	// IdleTimeout bounds a kept-alive connection's wait for its next request.
+	IdleTimeout time.Duration `env:"WEBHOOK_IDLE_TIMEOUT, default=2m"`
+	// MaxConnections bounds the connections served at once; the next waits
+	// in the kernel's accept queue until one closes.
+	MaxConnections int `env:"WEBHOOK_MAX_CONNECTIONS, default=4096"`
+
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
 }
 
@@ -51,6 +67,15 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))
+	}
+	if c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("WEBHOOK_READ_TIMEOUT, WEBHOOK_WRITE_TIMEOUT and WEBHOOK_IDLE_TIMEOUT must be positive"))
+	}
+	if c.WriteTimeout <= c.PublishTimeout {
+		errs = append(errs, errors.New("WEBHOOK_WRITE_TIMEOUT must exceed PUBLISH_TIMEOUT: the answer is written after the broker's acknowledgement"))
+	}
+	if c.MaxConnections <= 0 {
+		errs = append(errs, errors.New("WEBHOOK_MAX_CONNECTIONS must be positive"))
 	}
 	return errors.Join(errs...)
 }

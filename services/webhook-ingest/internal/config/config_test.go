@@ -22,6 +22,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" || c.KafkaMaxMessageBytes != 1000012 {
 		t.Errorf("defaults: tolerance %s, max body %d, publish timeout %s, addr %s, max message %d", c.Tolerance, c.MaxBody, c.PublishTimeout, c.Addr, c.KafkaMaxMessageBytes)
 	}
+	if c.ReadTimeout != 10*time.Second || c.WriteTimeout != 10*time.Second || c.IdleTimeout != 2*time.Minute || c.MaxConnections != 4096 {
+		t.Errorf("server defaults: read %s, write %s, idle %s, max connections %d", c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.MaxConnections)
+	}
 }
 
 func TestLoadRefuses(t *testing.T) {
@@ -33,6 +36,10 @@ func TestLoadRefuses(t *testing.T) {
 		"no timeout":       {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "PUBLISH_TIMEOUT": "0s"},
 		"tiny batches":     {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "KAFKA_MAX_MESSAGE_BYTES": "100"},
 		"tolerance typo'd": {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_TOLERANCE": "300"},
+		"no read timeout":  {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_READ_TIMEOUT": "0s"},
+		"no idle timeout":  {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_IDLE_TIMEOUT": "-1s"},
+		"write before ack": {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_WRITE_TIMEOUT": "5s", "PUBLISH_TIMEOUT": "5s"},
+		"no connections":   {"STRIPE_WEBHOOK_SECRETS": "whsec_a", "WEBHOOK_MAX_CONNECTIONS": "0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for k, v := range env {

@@ -1,14 +1,14 @@
 // Package ingest is webhook-ingest's HTTP port: verify a Stripe webhook,
-// publish its raw body, and answer 2xx only once the broker has it. It is
-// served by fasthttp (server.go): on two cores shared with the broker,
-// net/http's per-request cost was most of the service's (docs/webhook-ingest.md).
+// publish its raw body, and answer 2xx only once the broker has it. It is a
+// net/http handler; Routes (server.go) puts it beside the ops routes, and
+// pkg/httpserver serves them within the service's limits.
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/valyala/fasthttp"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -47,7 +46,7 @@ const (
 	BackendlessPath = "/api/services/Stripe/webhooks/handler" // the Backendless plugin's URL
 )
 
-// Handler serves the webhook routes.
+// Handler serves the webhook routes: an http.Handler.
 type Handler struct {
 	cfg      Config
 	verifier *signature.Verifier
@@ -56,7 +55,7 @@ type Handler struct {
 	logger   *slog.Logger
 }
 
-// New returns the handler of the webhook routes; NewServer serves it.
+// New returns the handler of the webhook routes; Routes serves it.
 func New(cfg Config, pub Publisher, metrics *Metrics, logger *slog.Logger) *Handler {
 	return &Handler{
 		cfg:      cfg,
@@ -67,17 +66,54 @@ func New(cfg Config, pub Publisher, metrics *Metrics, logger *slog.Logger) *Hand
 	}
 }
 
-// Serve answers one delivery. The server has read the whole body, within
-// the limit (a larger one never reaches here: see refuseUnread).
-func (h *Handler) Serve(c *fasthttp.RequestCtx) {
+// ServeHTTP answers one delivery. The body is read as it arrives, into a
+// buffer of its own, and never beyond MaxBody: a connection costs what its
+// sender sent, not what it declared. The server's read timeout cuts off a
+// sender that stalls; such a request gets no answer at all (see abandon).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	o, env := methodNotAllowed, stripeevent.Envelope{}
-	if c.IsPost() {
-		// A copy: the server reuses its buffer for the next request, and the
-		// producer may still hold the body after a publish timed out.
-		o, env = h.deliver(bytes.Clone(c.PostBody()), string(c.Request.Header.Peek("Stripe-Signature")))
+	if r.Method == http.MethodPost {
+		body, err := h.readBody(w, r)
+		switch {
+		case err == nil:
+			o, env = h.deliver(body, r.Header.Get("Stripe-Signature"))
+		case timedOut(err):
+			abandon()
+		default:
+			o = bodyOutcome(err)
+		}
 	}
-	h.answer(c, o, env, time.Since(start))
+	h.answer(w, r, o, env, time.Since(start))
+}
+
+// readBody reads r's body whole, refusing one over MaxBody: at once if its
+// declared Content-Length is, else when the bytes read pass it.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.cfg.MaxBody {
+		// Left unread: the connection closes after the answer (as past a
+		// MaxBytesReader's limit) instead of net/http reading the rest.
+		w.Header().Set("Connection", "close")
+		return nil, &http.MaxBytesError{Limit: h.cfg.MaxBody}
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+}
+
+// timedOut reports whether a read failed for the server's read timeout.
+func timedOut(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
+// abandon ends a request whose body did not come whole within the read
+// timeout (its sender stalled, or trickled): it is no delivery and is not
+// counted, and it gets no answer, as a request whose header did not come in
+// time gets none from net/http. Returning instead would let net/http answer
+// 200 for a handler that wrote nothing: a success for an event never read.
+// http.ErrAbortHandler is net/http's way to abort a response: the
+// connection is closed, and no stack is logged.
+func abandon() {
+	panic(http.ErrAbortHandler)
 }
 
 // deliver judges a body and its signature header, and publishes the body if
@@ -102,53 +138,27 @@ func (h *Handler) deliver(body []byte, sig string) (outcome, stripeevent.Envelop
 }
 
 // answer counts, logs and writes the outcome of a delivery.
-func (h *Handler) answer(c *fasthttp.RequestCtx, o outcome, env stripeevent.Envelope, took time.Duration) {
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, o outcome, env stripeevent.Envelope, took time.Duration) {
 	h.metrics.observe(o.reason, took)
-	c.SetContentType("application/json")
+	w.Header().Set("Content-Type", "application/json")
 	if o.status != http.StatusOK {
 		level := slog.LevelInfo
 		if o.status >= 500 {
 			level = slog.LevelError
 		}
 		// The reason only: never the body or a secret.
-		h.logger.Log(c, level, "webhook refused", "status", o.status, "reason", o.reason, "detail", o.detail, "event_id", env.ID)
+		h.logger.Log(r.Context(), level, "webhook refused", "status", o.status, "reason", o.reason, "detail", o.detail, "event_id", env.ID)
 		if o.status == http.StatusMethodNotAllowed {
-			c.Response.Header.Set("Allow", http.MethodPost)
+			w.Header().Set("Allow", http.MethodPost)
 		}
 		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": o.reason, "message": o.detail}})
-		c.SetStatusCode(o.status)
-		c.SetBody(append(b, '\n'))
+		w.WriteHeader(o.status)
+		_, _ = w.Write(append(b, '\n'))
 		return
 	}
 	h.logger.Debug("webhook accepted", "event_id", env.ID, "event_type", env.Type)
 	id, _ := json.Marshal(env.ID) // a string always marshals
-	c.SetBody(slices.Concat([]byte(`{"received":true,"event_id":`), id, []byte("}\n")))
-}
-
-// refuseUnread answers a request the server could not read whole: a body
-// over the limit (declared, or found while reading a chunked one) is 413
-// body_too_large; a header over the read buffer, 431; anything else, 400.
-// A read that timed out gets no answer: the connection is closed.
-func (h *Handler) refuseUnread(c *fasthttp.RequestCtx, err error) {
-	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-		// Nothing came, or not a whole request, within the read timeout:
-		// mostly a connection an HTTP client dialled ahead and never used.
-		// An answer there is one the client never asked for (Go's client
-		// logs "Unsolicited response received on idle HTTP channel"), so
-		// close it unanswered, as net/http does; fasthttp's own answer
-		// then goes nowhere.
-		_ = c.Conn().Close()
-		return
-	}
-	o := unreadableBody
-	var small *fasthttp.ErrSmallBuffer
-	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		o = bodyTooLarge
-	case errors.As(err, &small):
-		o = headerTooLarge
-	}
-	h.answer(c, o, stripeevent.Envelope{}, 0)
+	_, _ = w.Write(slices.Concat([]byte(`{"received":true,"event_id":`), id, []byte("}\n")))
 }
 
 var errPublishTimeout = errors.New("the broker did not acknowledge within the publish timeout")
@@ -166,14 +176,22 @@ var (
 	methodNotAllowed = outcome{http.StatusMethodNotAllowed, "method_not_allowed", "webhooks are POSTed"}
 	bodyTooLarge     = outcome{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the configured limit"}
 	unreadableBody   = outcome{http.StatusBadRequest, "unreadable_body", "could not read the request"}
-	headerTooLarge   = outcome{http.StatusRequestHeaderFieldsTooLarge, "header_too_large", "the request header is over the server's read buffer"}
 )
 
 // outcomes lists every reason, so the metrics show each from the start.
 var outcomes = []string{
-	accepted.reason, methodNotAllowed.reason, bodyTooLarge.reason, unreadableBody.reason, headerTooLarge.reason,
+	accepted.reason, methodNotAllowed.reason, bodyTooLarge.reason, unreadableBody.reason,
 	"missing_signature", "malformed_signature", "invalid_signature", "stale_timestamp", "future_timestamp",
 	"not_an_event", "too_large_for_broker", "broker_timeout", "broker_error",
+}
+
+// bodyOutcome: a body over MaxBody is 413; any other failed read (a
+// malformed chunk, a sender gone mid-body), 400.
+func bodyOutcome(err error) outcome {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return bodyTooLarge
+	}
+	return unreadableBody
 }
 
 func signatureOutcome(err error) outcome {
