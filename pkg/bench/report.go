@@ -35,16 +35,21 @@ func Table(w io.Writer, r *Results) {
 	fmt.Fprintln(tw, "------\t----------\t------------------\t-----\t-----------------")
 	if r.Config.ran("ingest") {
 		in := r.Ingest
-		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s bare Sarama batches (median of %d)\t%.2f\t%s\n",
-			r.Config.IngestSenders, in.Service.PerSecond, in.SaramaPerSecond, len(in.SaramaRuns), in.Ratio, lat(in.Service.Latency))
-		fmt.Fprintf(tw, "  floor: answer 200, nothing else\t%.0f/s\t(same ceiling)\t%.2f\t%s\n",
+		fmt.Fprintf(tw, "ingest: verified+acked webhooks/s, %d senders\t%.0f/s\t%.0f/s kafka.Publisher alone, %d callers\t%.2f\t%s\n",
+			r.Config.IngestSenders, in.Service.PerSecond, in.Publisher.PerSecond, r.Config.IngestSenders, in.Ratio, lat(in.Service.Latency))
+		fmt.Fprintf(tw, "  the ceiling itself\t%.0f/s\t%.0f/s bare Sarama batches (median of %d)\t%.2f\t%s\n",
+			in.Publisher.PerSecond, in.SaramaPerSecond, len(in.SaramaRuns), ratio(in.Publisher.PerSecond, in.SaramaPerSecond), lat(in.Publisher.Latency))
+		fmt.Fprintf(tw, "  floor: answer 200, nothing else\t%.0f/s\t(the Publisher ceiling)\t%.2f\t%s\n",
 			in.HTTPFloor.PerSecond, in.HTTPFloorRatio, lat(in.HTTPFloor.Latency))
-		fmt.Fprintf(tw, "  floor: produce with acks, nothing else\t%.0f/s\t(same ceiling)\t%.2f\t%s\n",
+		fmt.Fprintf(tw, "  floor: produce with acks, nothing else\t%.0f/s\t(the Publisher ceiling)\t%.2f\t%s\n",
 			in.ProduceFloor.PerSecond, in.ProduceFloorRatio, lat(in.ProduceFloor.Latency))
+		fmt.Fprintf(tw, "ingest: RSS growth, %d silent sockets declaring 1 MiB + %d webhooks\t%+.1f MiB\t(goal < 64 MiB)\t\t%.1f → %.1f MiB\n",
+			in.SilentSockets, in.MemoryWebhooks, float64(in.RSSAfterKiB-in.RSSBeforeKiB)/1024, float64(in.RSSBeforeKiB)/1024, float64(in.RSSAfterKiB)/1024)
 	}
 	if r.Config.ran("writer") {
 		wr := r.Writer
 		fmt.Fprintf(tw, "writer: drain %d-event backlog\t%.0f/s\t%.0f/s bare CopyFrom\t%.2f\t\n", wr.Events, wr.PerSecond, wr.CopyFromPerSecond, wr.Ratio)
+		fmt.Fprintf(tw, "writer: replay of the same events into an emptied table\t%.0f/s\t%.1f s\t\t\n", wr.ReplayPerSecond, wr.ReplaySeconds)
 	}
 	n := r.Notifier
 	if r.Config.ran("notifier-memory") {

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -47,14 +50,27 @@ func (b *run) api(ctx context.Context, r *Results) error {
 	return nil
 }
 
-// Ingest is verified, broker-acknowledged webhooks beside a bare Sarama
-// producer sending the same messages in batches to the same broker.
+// Ingest is verified, broker-acknowledged webhooks beside its ceiling:
+// watermill-kafka's Publisher (kafka.Publisher, ingest's own) alone,
+// publishing the same messages from as many concurrent callers as there are
+// senders. A bare Sarama producer sending them in batches is shown too.
 type Ingest struct {
-	Service         loadgen.Result `json:"service"`
-	SaramaMessages  int            `json:"sarama_messages"`
-	SaramaPerSecond float64        `json:"sarama_per_second"` // the median of SaramaRuns
-	SaramaRuns      []float64      `json:"sarama_runs"`
-	Ratio           float64        `json:"ratio"`
+	Service   loadgen.Result `json:"service"`
+	Publisher loadgen.Result `json:"publisher"` // the ceiling
+	Ratio     float64        `json:"ratio"`     // Service to Publisher
+
+	SaramaMessages  int       `json:"sarama_messages"`
+	SaramaPerSecond float64   `json:"sarama_per_second"` // the median of SaramaRuns
+	SaramaRuns      []float64 `json:"sarama_runs"`
+	SaramaRatio     float64   `json:"sarama_ratio"` // Service to Sarama
+
+	// Memory is ingest's RSS while SilentSockets connections hold a
+	// request whose header declared a 1 MiB body and then send nothing,
+	// and MemoryWebhooks real webhooks are answered meanwhile.
+	SilentSockets  int   `json:"silent_sockets"`
+	MemoryWebhooks int   `json:"memory_webhooks"`
+	RSSBeforeKiB   int64 `json:"rss_before_kib"`
+	RSSAfterKiB    int64 `json:"rss_after_kib"`
 	// The floors: the same load against a server that only answers 200
 	// (HTTP), and one that only produces each body with ingest's producer
 	// settings and answers once acknowledged (Produce); no checks, no key.
@@ -62,8 +78,8 @@ type Ingest struct {
 	// bench/floor.go).
 	HTTPFloor         loadgen.Result `json:"http_floor"`
 	ProduceFloor      loadgen.Result `json:"produce_floor"`
-	HTTPFloorRatio    float64        `json:"http_floor_ratio"`    // to the ceiling
-	ProduceFloorRatio float64        `json:"produce_floor_ratio"` // to the ceiling
+	HTTPFloorRatio    float64        `json:"http_floor_ratio"`    // to the Publisher ceiling
+	ProduceFloorRatio float64        `json:"produce_floor_ratio"` // to the Publisher ceiling
 }
 
 // paused runs fn with the named services paused (SIGSTOP), so a figure
@@ -106,8 +122,13 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 		}
 		r.Ingest.SaramaRuns = append(r.Ingest.SaramaRuns, rate)
 	}
-	rate := median(r.Ingest.SaramaRuns)
-	r.Ingest.SaramaMessages, r.Ingest.SaramaPerSecond = n, rate
+	r.Ingest.SaramaMessages, r.Ingest.SaramaPerSecond = n, median(r.Ingest.SaramaRuns)
+	r.Ingest.SaramaRatio = ratio(r.Ingest.Service.PerSecond, r.Ingest.SaramaPerSecond)
+	var err error
+	if r.Ingest.Publisher, err = publisherAlone(ctx, b.stack.Config.KafkaBrokers, b.cfg.IngestSenders, msgs); err != nil {
+		return fmt.Errorf("publisher ceiling: %w", err)
+	}
+	rate := r.Ingest.Publisher.PerSecond
 	r.Ingest.Ratio = ratio(r.Ingest.Service.PerSecond, rate)
 
 	if err := b.floor(ctx, &r.Ingest.HTTPFloor); err != nil {
@@ -119,7 +140,82 @@ func (b *run) ingestPaused(ctx context.Context, r *Results) error {
 	}
 	r.Ingest.HTTPFloorRatio = ratio(r.Ingest.HTTPFloor.PerSecond, rate)
 	r.Ingest.ProduceFloorRatio = ratio(r.Ingest.ProduceFloor.PerSecond, rate)
-	return nil
+	return b.silentSockets(ctx, &r.Ingest)
+}
+
+// publisherAlone publishes msgs as ingest does (kafka.NewEventMessage: the
+// same body, key and headers, through kafka.Publisher, one message a call)
+// from callers goroutines: ingest's ceiling, with no HTTP, signature or
+// parsing on the clock.
+func publisherAlone(ctx context.Context, brokers []string, callers int, msgs []*sarama.ProducerMessage) (loadgen.Result, error) {
+	topic := "bench.publisher." + devstack.RandomHex(4)
+	bodies := make([][]byte, len(msgs))
+	envs := make([]stripeevent.Envelope, len(msgs))
+	for i, m := range msgs {
+		bodies[i] = []byte(m.Value.(sarama.ByteEncoder))
+		var err error
+		if envs[i], err = stripeevent.Parse(bodies[i]); err != nil {
+			return loadgen.Result{}, err
+		}
+	}
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, ClientID: "bench-publisher"}, nil)
+	if err != nil {
+		return loadgen.Result{}, err
+	}
+	defer pub.Close()
+	// Warm up: the topic exists and the connection is open before the clock starts.
+	if err := pub.Publish(topic, kafka.NewEventMessage(bodies[0], envs[0], time.Now())); err != nil {
+		return loadgen.Result{}, fmt.Errorf("warm-up: %w", err)
+	}
+	var next atomic.Int64
+	res := loadgen.Run(ctx, loadgen.Load{Concurrency: callers, Count: len(msgs)}, func(context.Context) (int, error) {
+		i := int(next.Add(1)-1) % len(msgs)
+		if err := pub.Publish(topic, kafka.NewEventMessage(bodies[i], envs[i], time.Now())); err != nil {
+			return 0, err
+		}
+		return 200, nil
+	})
+	if res.Accepted != len(msgs) {
+		return res, fmt.Errorf("%d of %d published", res.Accepted, len(msgs))
+	}
+	return res, nil
+}
+
+// silentSockets reads ingest's RSS, opens sockets that each send a POST
+// header declaring a 1 MiB body and then nothing, has real webhooks
+// answered while they are held, and reads its RSS again.
+func (b *run) silentSockets(ctx context.Context, in *Ingest) error {
+	const sockets, webhooks, declared = 300, 200, 1 << 20
+	in.SilentSockets, in.MemoryWebhooks = sockets, webhooks
+	pid := b.stack.Service("webhook-ingest").Pid()
+	var err error
+	if in.RSSBeforeKiB, err = rssKiB(pid); err != nil {
+		return err
+	}
+	addr := strings.TrimPrefix(b.stack.URL("webhook-ingest"), "http://")
+	head := fmt.Sprintf("POST /webhooks/stripe HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
+		addr, stripeevent.Sign([]byte("{}"), time.Now(), b.stack.Config.WebhookSecret), declared)
+	for range sockets {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte(head)); err != nil {
+			return err
+		}
+	}
+	var sent loadgen.Result
+	if err := b.load(ctx, &sent, "webhooks", "--url", b.stack.URL("webhook-ingest")+"/webhooks/stripe",
+		"--secret", b.stack.Config.WebhookSecret, "--concurrency", "4", "--count", strconv.Itoa(webhooks),
+		"--seed", strconv.FormatUint(b.cfg.Seed+5, 10)); err != nil {
+		return err
+	}
+	if sent.Accepted != webhooks {
+		return fmt.Errorf("%d of %d webhooks accepted while %d silent sockets were held", sent.Accepted, webhooks, sockets)
+	}
+	in.RSSAfterKiB, err = rssKiB(pid)
+	return err
 }
 
 // floor runs ingest-floor with args as a process of its own and the ingest
@@ -268,6 +364,10 @@ type Writer struct {
 	CopyFromSeconds   float64 `json:"copyfrom_seconds"`
 	CopyFromPerSecond float64 `json:"copyfrom_per_second"`
 	Ratio             float64 `json:"ratio"`
+	// ReplaySeconds is `event-writer replay --from <the backlog's start>`
+	// restoring the same events into an emptied table.
+	ReplaySeconds   float64 `json:"replay_seconds"`
+	ReplayPerSecond float64 `json:"replay_per_second"`
 }
 
 func (b *run) writer(ctx context.Context, r *Results) error {
@@ -309,6 +409,7 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 		return err
 	}
 	seed := b.cfg.Seed + 2
+	backlogStart := time.Now().Add(-time.Second)                             // broker timestamps: ms, and clocks are one here
 	msgs := producerMessages(seed, w.Events, w.Events, b.stack.Config.Topic) // all distinct
 	if _, err := saramaBatches(ctx, b.stack.Config.KafkaBrokers, msgs); err != nil {
 		return err
@@ -361,6 +462,29 @@ func (b *run) writer(ctx context.Context, r *Results) error {
 	w.CopyFromSeconds = time.Since(start).Seconds()
 	w.CopyFromPerSecond = float64(w.Events) / w.CopyFromSeconds
 	w.Ratio = ratio(w.PerSecond, w.CopyFromPerSecond)
+
+	// Replay: the table emptied, the same events read again from the topic.
+	if _, err := conn.Exec(ctx, "TRUNCATE stripe_events"); err != nil {
+		return err
+	}
+	b.log.printf("replaying the backlog into an emptied table")
+	cmd := exec.CommandContext(ctx, filepath.Join(b.stack.Config.BinDir, "event-writer"),
+		"replay", "--from", backlogStart.UTC().Format(time.RFC3339Nano))
+	cmd.Env = append(os.Environ(), b.stack.Env()...)
+	cmd.Env = append(cmd.Env, "EVENT_WRITER_ADDR=127.0.0.1:0")
+	start = time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("replay: %w\n%s", err, out)
+	}
+	w.ReplaySeconds = time.Since(start).Seconds()
+	n, err := count()
+	if err != nil {
+		return err
+	}
+	if n < w.Events {
+		return fmt.Errorf("replay restored %d of %d events", n, w.Events)
+	}
+	w.ReplayPerSecond = float64(n) / w.ReplaySeconds
 	r.Writer = w
 	return nil
 }
