@@ -169,8 +169,8 @@ func (a *api) do(t *testing.T, method, path, body string, header map[string]stri
 // withKey is the X-API-Key header of a valid key.
 var withKey = map[string]string{"X-API-Key": apiKey}
 
-// shapes are the URL shapes of DESIGN.md for a route below /Stripe, with the
-// headers that authenticate each.
+// shapes are the URL shapes (docs/design.md, "HTTP routes") for a route below
+// /Stripe, with the headers that authenticate each.
 func shapes(route string) []struct {
 	name   string
 	path   string

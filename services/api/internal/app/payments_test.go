@@ -10,7 +10,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
-// checkSubscribe asserts the subscribe block of DESIGN.md for the answer's id.
+// checkSubscribe asserts the subscribe block (docs/design.md, "HTTP routes")
+// for the answer's id.
 func checkSubscribe(t *testing.T, obj map[string]any) {
 	t.Helper()
 	id, _ := obj["id"].(string)

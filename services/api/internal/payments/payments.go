@@ -161,7 +161,8 @@ func (s *Service) result(id string, resp *stripe.APIResponse) Result {
 	return Result{Object: raw, ID: id, Subscribe: s.subscribe(id)}
 }
 
-// subscribe is the block of DESIGN.md: channel, selector, and a token bound to id.
+// subscribe is the subscribe block (docs/design.md, "HTTP routes"): channel,
+// selector, and a token bound to id.
 func (s *Service) subscribe(id string) Subscribe {
 	return Subscribe{
 		Channel:  "stripe",

@@ -10,10 +10,10 @@ import (
 
 func main() {
 	// A notifier's memory is mostly goroutine stacks and connection state,
-	// which the GC pacer adds to the heap it lets grow before collecting: with
-	// idle connections waiting outside gorilla, one costs about 7.4 KiB of RSS
-	// at Go's default of 100 and 6.4–6.7 KiB at 50 (docs/notifier.md). GOGC
-	// set in the environment wins.
+	// which the GC pacer adds to the heap it lets grow before collecting, so a
+	// lower GOGC keeps an idle connection's RSS lower than Go's default of 100
+	// does (measured in docs/notifier.md, "Slow clients and connection
+	// resources"). GOGC set in the environment wins.
 	service.DefaultGCPercent(50)
 	service.Main[config.Config]("notifier", app.Run)
 }

@@ -1,8 +1,10 @@
-// Package ws is the notifier's websocket port: the protocol of DESIGN.md over
-// gorilla/websocket. Each connection has one reader goroutine and, only while
-// it has frames to send, one writer goroutine; an idle connection's reader is
-// a waiter with a 2 KB stack (conn.go), and its other state a few hundred
-// bytes.
+// Package ws is the notifier's websocket port: the protocol of
+// docs/design.md ("Websocket protocol") over gorilla/websocket. Each
+// connection has one reader goroutine and, only while it has frames to send,
+// one writer goroutine; an idle connection's reader is a waiter that stays
+// within Go's initial goroutine stack (conn.go). What an idle connection
+// costs is measured in docs/notifier.md ("Slow clients and connection
+// resources").
 package ws
 
 import (
@@ -126,7 +128,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 // ServeHTTP upgrades the request and hands the connection to a reader
 // goroutine of its own. Returning lets net/http's serving goroutine end and
 // free what it holds for the request (its bufio reader and writers, a stack
-// grown by the handshake): about 16 KB per connection when kept.
+// grown by the handshake), which would otherwise be kept for the life of
+// every connection (docs/notifier.md, "Slow clients and connection
+// resources").
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	draining := s.draining

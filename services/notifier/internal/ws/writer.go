@@ -32,7 +32,8 @@ type frame struct {
 
 // sendQueue is a connection's bounded queue of outgoing frames. A writer
 // goroutine runs only while the queue is not empty: idle connections, the
-// common case, have none (NOTES.md: a parked writer costs ~2.6 KB each).
+// common case, have none, and pay nothing for one (docs/notifier.md, "Slow
+// clients and connection resources").
 type sendQueue struct {
 	mu      sync.Mutex
 	frames  []frame

@@ -12,8 +12,8 @@ func main() {
 	// Ingest's live heap is small (the requests in flight and the producer's
 	// buffer) while it allocates a body and a message per webhook: at Go's
 	// default of 100 it collects every few hundred requests. 400 trades a
-	// few MB for less GC CPU (docs/webhook-ingest.md). GOGC set in the
-	// environment wins.
+	// few MB for less GC CPU (docs/decisions.md, "GOGC per service"). GOGC
+	// set in the environment wins.
 	service.DefaultGCPercent(400)
 	service.Main[config.Config]("webhook-ingest", app.Run)
 }
