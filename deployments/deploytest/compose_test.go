@@ -214,7 +214,7 @@ func TestComposePorts(t *testing.T) {
 			t.Errorf("%s ports %+v, want container port %d (DESIGN.md)", svc, s.Ports, want)
 			continue
 		}
-		// A single replica takes the DESIGN.md port on the host too; replicas
+		// A single replica takes the docs/design.md port on the host too; replicas
 		// share a range that starts there, or (event-writer) take any free port.
 		published := s.Ports[0].Published
 		if scale(s) == 1 && published != strconv.Itoa(want) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// DesignPorts are the services' ports from DESIGN.md ("Ports and settings").
+// DesignPorts are the services' ports from docs/design.md ("Ports and settings").
 var DesignPorts = map[string]int{
 	"api":            8080,
 	"webhook-ingest": 8081,
