@@ -211,7 +211,7 @@ func TestComposePorts(t *testing.T) {
 	for svc, want := range DesignPorts {
 		s := service(t, p, svc)
 		if len(s.Ports) != 1 || s.Ports[0].Target != uint32(want) {
-			t.Errorf("%s ports %+v, want container port %d (DESIGN.md)", svc, s.Ports, want)
+			t.Errorf("%s ports %+v, want container port %d (docs/design.md)", svc, s.Ports, want)
 			continue
 		}
 		// A single replica takes the docs/design.md port on the host too; replicas

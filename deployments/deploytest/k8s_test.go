@@ -138,7 +138,7 @@ func TestK8sWorkloads(t *testing.T) {
 			t.Errorf("Deployment %s runs image %q, want stripeline/%s:<tag>", svc, ctr.Image, svc)
 		}
 		if got := containerPort(ctr, intstr.FromString("http")); got != port {
-			t.Errorf("Deployment %s: port http = %d, DESIGN.md says %d", svc, got, port)
+			t.Errorf("Deployment %s: port http = %d, docs/design.md says %d", svc, got, port)
 		}
 		for _, p := range []struct {
 			name  string

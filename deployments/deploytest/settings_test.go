@@ -44,7 +44,7 @@ func TestServiceSettings(t *testing.T) {
 	}
 	for name := range DesignPorts {
 		if !slices.Contains(services, name) {
-			t.Errorf("service %s of DESIGN.md has no services/%s/internal/config", name, name)
+			t.Errorf("service %s of docs/design.md has no services/%s/internal/config", name, name)
 		}
 	}
 	for _, svc := range services {
@@ -63,7 +63,7 @@ func TestServiceSettings(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %s default %q: %v", svc, addr.Name, addr.Default, err)
 		} else if want, ok := DesignPorts[svc]; ok && port != strconv.Itoa(want) {
-			t.Errorf("%s: %s default port %s, DESIGN.md says %d", svc, addr.Name, port, want)
+			t.Errorf("%s: %s default port %s, docs/design.md says %d", svc, addr.Name, port, want)
 		}
 	}
 	api, _ := ServiceSettings(root, "api")
