@@ -83,8 +83,9 @@ type Ingest struct {
 }
 
 // paused runs fn with the named services paused (SIGSTOP), so a figure
-// measures its own service and not the machine's other tenants: on a 2-core
-// machine the consumers of the same events would otherwise take half the CPU.
+// measures its own service and not the machine's other tenants: on a small
+// machine the consumers of the same events would otherwise take a large share
+// of the CPU (docs/webhook-ingest.md, "Measuring it").
 func (b *run) paused(names []string, fn func() error) error {
 	for _, n := range names {
 		if err := b.stack.Service(n).Pause(); err != nil {

@@ -16,9 +16,9 @@ import (
 
 // Poster sends HTTP/1.1 POSTs over keep-alive connections that it writes and
 // reads itself, as wrk does. The load generator shares the machine's CPUs
-// with the service it measures, and net/http's client costs about as much
-// per request as a webhook costs ingest: with it, the figure would be the
-// client's. Only plain http:// URLs; NewPoster refuses others (use an
+// with the service it measures, and net/http's client costs a request
+// comparable to what a webhook costs ingest (docs/webhook-ingest.md,
+// "Measuring it"): with it, the figure would be the client's. Only plain http:// URLs; NewPoster refuses others (use an
 // http.Client for TLS).
 type Poster struct {
 	addr    string
@@ -120,8 +120,8 @@ func (c *posterConn) post(head []byte, header []string, body []byte, timeout tim
 
 // readAnswer reads an HTTP/1.x answer's status line and header, and drops
 // its body. It reads only what a load generator needs (status, length,
-// chunking, Connection: close): net/http's ReadResponse cost the shared CPUs
-// a third as much as the service's whole HTTP path.
+// chunking, Connection: close): net/http's ReadResponse took a large share
+// of the shared CPUs (docs/webhook-ingest.md, "Measuring it").
 func (c *posterConn) readAnswer() (status int, keep bool, err error) {
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
