@@ -5,6 +5,9 @@
 //	event-writer migrate   apply the database migrations and exit
 //	event-writer replay --from earliest|<RFC 3339> [--to <RFC 3339>]
 //	                       re-read the topic into the table and exit
+//	event-writer redrive [--reason R] [--from <RFC 3339>] [--dry-run]
+//	                       send poison messages back to the topic and exit
+//	                       (docs/design.md, "Poison topic")
 package main
 
 import (
