@@ -33,10 +33,11 @@ type Config struct {
 	Brokers []string // a Kafka-protocol broker; a fresh topic is made on it
 	// ServerURL is a PostgreSQL server (any database on it); the bench makes
 	// a database of its own there and drops it at the end.
-	ServerURL string
-	Events    int          // default 100,000
-	BatchSize int          // the writer's EVENT_WRITER_BATCH_SIZE; default 1000
-	Logger    *slog.Logger // nil is silent
+	ServerURL    string
+	Events       int          // default 100,000
+	BatchSize    int          // the writer's EVENT_WRITER_BATCH_SIZE; default 1000
+	Transactions int          // the writer's EVENT_WRITER_TRANSACTIONS
+	Logger       *slog.Logger // nil is silent
 }
 
 // Result is one run's figures. Rates are rows per second.
@@ -154,7 +155,7 @@ func drain(ctx context.Context, cfg Config, pool *pgxpool.Pool, topic string) (t
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wlog := logging.Watermill(cfg.Logger)
-	w := writer.New(writer.Config{MaxBatch: cfg.BatchSize}, store{pool}, cfg.Logger)
+	w := writer.New(writer.Config{MaxBatch: cfg.BatchSize, Transactions: cfg.Transactions}, store{pool}, cfg.Logger)
 	go w.Run(ctx)
 	group := kafka.NewGroupName("event-writer-bench")
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{Brokers: cfg.Brokers, ClientID: "event-writer-bench", Group: group}, wlog)

@@ -23,9 +23,8 @@ import (
 //   - the produce floor (ProduceOnly) also produces the body with the
 //     publisher of ingest (kafka.Publisher: acks from all
 //     in-sync replicas, idempotent) and answers once the broker
-//     acknowledged it. No key, no headers, no watermill message, no checks:
-//     without a key kgo packs each request's records into one partition's
-//     batch, which only makes the floor faster than a keyed ingest can be.
+//     acknowledged it. No signature, no parsing, no event headers, no
+//     checks.
 //
 // A correct ingest cannot pass the produce floor: requirement 4 of the
 // service is this acknowledgement before the 200. cmd/ingest-floor serves

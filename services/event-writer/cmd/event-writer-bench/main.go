@@ -37,6 +37,7 @@ func realMain(ctx context.Context) error {
 	flag.StringVar(&cfg.ServerURL, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server URL")
 	flag.IntVar(&cfg.Events, "events", 100000, "events in the backlog")
 	flag.IntVar(&cfg.BatchSize, "batch-size", 1000, "EVENT_WRITER_BATCH_SIZE")
+	flag.IntVar(&cfg.Transactions, "transactions", 3, "EVENT_WRITER_TRANSACTIONS")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()

@@ -163,7 +163,7 @@ func runRedrive(ctx context.Context, rc redrive.Config, logger *slog.Logger) err
 }
 
 func writerConfig(cfg config.Config) writer.Config {
-	return writer.Config{MaxBatch: cfg.BatchSize}
+	return writer.Config{MaxBatch: cfg.BatchSize, Transactions: cfg.Transactions}
 }
 
 func retryConfig(cfg config.Config) writer.RetryConfig {

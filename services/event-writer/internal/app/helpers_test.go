@@ -32,6 +32,7 @@ func testConfig(t *testing.T) config.Config {
 		Database:      pgstore.Config{URL: testenv.Database(t)},
 		ConsumerGroup: "event-writer-" + devstack.RandomHex(4),
 		BatchSize:     200,
+		Transactions:  3,
 		RetryMin:      50 * time.Millisecond,
 		RetryMax:      500 * time.Millisecond,
 		ShutdownGrace: 5 * time.Second,

@@ -23,6 +23,10 @@ type Config struct {
 	// flight, one per partition the instance holds, share a transaction
 	// (group commit), so it binds only with more partitions than that.
 	BatchSize int `env:"EVENT_WRITER_BATCH_SIZE, default=1000"`
+	// Transactions is how many group-commit transactions may run at once:
+	// while some wait on the database's commit, others take the messages
+	// that came meanwhile (docs/event-writer.md, "Throughput").
+	Transactions int `env:"EVENT_WRITER_TRANSACTIONS, default=3"`
 
 	// RetryMin and RetryMax bound the backoff of a failed write (database or
 	// poison topic unreachable); it doubles from one to the other.
@@ -43,6 +47,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 100000 {
 		errs = append(errs, errors.New("EVENT_WRITER_BATCH_SIZE must be between 1 and 100000"))
+	}
+	if c.Transactions < 1 || c.Transactions > 64 {
+		errs = append(errs, errors.New("EVENT_WRITER_TRANSACTIONS must be between 1 and 64"))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, errors.New("EVENT_WRITER_RETRY_MIN must be positive and at most EVENT_WRITER_RETRY_MAX"))

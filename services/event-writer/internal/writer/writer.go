@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,9 @@ type Config struct {
 	// MaxBatch is the most events one transaction takes; the messages in
 	// flight are at most one per partition, so it rarely binds.
 	MaxBatch int
+	// Transactions is how many transactions may run at once; a message
+	// that comes while they all run waits for the next one.
+	Transactions int
 }
 
 // Writer stores events in group-committed transactions. Run must be
@@ -57,6 +61,9 @@ type pending struct {
 func New(cfg Config, store Store, logger *slog.Logger) *Writer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
+	}
+	if cfg.Transactions <= 0 {
+		cfg.Transactions = 1
 	}
 	return &Writer{cfg: cfg, store: store, logger: logger, in: make(chan *pending, cfg.MaxBatch)}
 }
@@ -97,11 +104,20 @@ func (w *Writer) Handle(msg *message.Message) error {
 
 // Run commits what Handle hands it until ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range w.cfg.Transactions {
+		wg.Go(func() { w.commitLoop(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *Writer) commitLoop(ctx context.Context) {
 	for {
 		var batch []*pending
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case p := <-w.in:
 			batch = append(batch, p)
 		}
