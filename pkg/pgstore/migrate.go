@@ -73,30 +73,36 @@ func MigrationsHash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Migrate applies the embedded migrations not yet applied, holding an advisory
-// lock so concurrent replicas apply each exactly once. It returns how many it applied.
+// Migrate applies the embedded migrations not yet applied and returns how
+// many it applied. Each migration runs in a transaction of its own that
+// first takes a transaction-level advisory lock: concurrent replicas apply
+// each exactly once, and the lock ends with its transaction, so it holds
+// behind a transaction-pooling proxy (PgBouncer's pool_mode=transaction),
+// where a session lock could be taken and released on different server
+// connections. Every migration therefore runs inside a transaction: no
+// CREATE INDEX CONCURRENTLY (docs/deploy.md, "PgBouncer").
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	ms, err := migrations()
 	if err != nil {
 		return 0, err
 	}
-	conn, err := pool.Acquire(ctx)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+		return err
+	})
 	if err != nil {
-		return 0, err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
-		return 0, fmt.Errorf("take migration lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
-
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := 0
 	for _, m := range ms {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+				return fmt.Errorf("take migration lock: %w", err)
+			}
 			tag, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", m.version, m.name)
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
