@@ -115,10 +115,6 @@ func (l Limits) Validate(prefix string) error {
 	if l.MaxConns <= 0 {
 		errs = append(errs, fmt.Errorf("%sMAX_CONNECTIONS must be positive", prefix))
 	}
-	// No setting reads these two: only code can get them wrong.
-	if l.ReadHeaderTimeout < 0 || l.MaxHeaderBytes < 0 {
-		errs = append(errs, errors.New("httpserver.Limits: ReadHeaderTimeout and MaxHeaderBytes must not be negative"))
-	}
 	return errors.Join(errs...)
 }
 

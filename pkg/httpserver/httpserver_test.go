@@ -183,9 +183,4 @@ func TestLimitsValidate(t *testing.T) {
 			t.Errorf("Validate() = %v, want %q in it", err, want)
 		}
 	}
-	l = DefaultLimits()
-	l.ReadHeaderTimeout = -1
-	if err := l.Validate("X_"); err == nil {
-		t.Error("Validate accepts a negative ReadHeaderTimeout")
-	}
 }
