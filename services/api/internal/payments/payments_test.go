@@ -20,7 +20,8 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		_, _ = io.Copy(io.Discard, r.Body) // then net/http sees the client hang up
-		select { // never answers in time
+		// Never answers in time.
+		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
 		}
