@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,29 +17,49 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
+// composeSecrets stand for the secrets a user's .env provides: compose
+// requires each (${VAR:?…}), so the file loads only with them. Each value is
+// its own, so a test can tell it from a committed one.
+var composeSecrets = map[string]string{
+	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
+	"API_KEYS":                  "test-secret-api-keys",
+	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
+	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
+}
+
 // loadCompose loads docker-compose.yml the way `docker compose` does, with the
 // compose-spec schema validation on (an unknown key fails), in an environment
-// holding only env. resolved merges each service's env_file into its environment.
+// holding only composeSecrets and env. resolved merges each service's env_file
+// into its environment.
 func loadCompose(t *testing.T, env map[string]string, resolved bool) *types.Project {
+	t.Helper()
+	all := maps.Clone(composeSecrets)
+	maps.Copy(all, env)
+	p, err := loadComposeWith(t, all, cli.WithoutEnvironmentResolution)
+	if resolved {
+		p, err = loadComposeWith(t, all)
+	}
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+	return p
+}
+
+// loadComposeWith loads docker-compose.yml in an environment holding only
+// env, with more options.
+func loadComposeWith(t *testing.T, env map[string]string, more ...cli.ProjectOptionsFn) (*types.Project, error) {
 	t.Helper()
 	root := repoRoot(t)
 	var list []string
 	for k, v := range env {
 		list = append(list, k+"="+v)
 	}
-	opts := []cli.ProjectOptionsFn{cli.WithWorkingDirectory(root), cli.WithEnv(list)}
-	if !resolved {
-		opts = append(opts, cli.WithoutEnvironmentResolution)
-	}
+	opts := append([]cli.ProjectOptionsFn{cli.WithWorkingDirectory(root), cli.WithEnv(list)}, more...)
 	po, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := po.LoadProject(context.Background())
-	if err != nil {
-		t.Fatalf("docker-compose.yml does not load: %v", err)
-	}
-	return p
+	return po.LoadProject(context.Background())
 }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
@@ -251,8 +272,10 @@ func TestComposeSettings(t *testing.T) {
 			if _, ok := settings[name]; !ok {
 				t.Errorf("docker-compose.yml sets %s for %s, which does not read it (a typo?); it reads %v", name, svc, settings.Names())
 			}
-			if IsSecret(name) && name != "DATABASE_URL" && v != nil {
-				t.Errorf("docker-compose.yml sets the secret %s for %s; secrets belong in .env.example/.env", name, svc)
+			// A secret comes from .env (TestComposeSecretsRequired): with
+			// composeSecrets as .env, its value is theirs.
+			if IsSecret(name) && name != "DATABASE_URL" && (v == nil || *v != composeSecrets[name]) {
+				t.Errorf("docker-compose.yml sets the secret %s for %s to a value of its own; it must be ${%s:?…}, from .env", name, svc, name)
 			}
 		}
 	}
@@ -305,8 +328,71 @@ func TestComposeNoSecretsCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range env {
-		if IsSecret(name) && !strings.Contains(strings.ToLower(v), "placeholder") {
-			t.Errorf(".env.example %s=%q: a secret's value must be marked as a placeholder", name, v)
+		if IsSecret(name) && v != "" {
+			t.Errorf(".env.example sets the secret %s: leave it empty (the user sets it in .env; the services refuse placeholders)", name)
+		}
+	}
+}
+
+// requiredVar is compose's required-variable interpolation of the variable
+// named name: ${NAME:?message}, which stops compose, message shown, when the
+// variable is unset or empty.
+func requiredVar(name string) *regexp.Regexp {
+	return regexp.MustCompile(`^\$\{` + regexp.QuoteMeta(name) + `:\?[^}]+\}$`)
+}
+
+// Every secret a service reads (but DATABASE_URL, which compose builds from
+// POSTGRES_PASSWORD for its own database) is in its environment as
+// ${NAME:?…}: compose starts nothing until .env sets them all.
+func TestComposeSecretsRequired(t *testing.T) {
+	raw, err := loadComposeWith(t, nil, cli.WithInterpolation(false), cli.WithoutEnvironmentResolution)
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load uninterpolated: %v", err)
+	}
+	required := map[string]bool{}
+	for svc := range DesignPorts {
+		env := service(t, raw, svc).Environment
+		for _, s := range mustSettings(t, svc) {
+			if !IsSecret(s.Name) || s.Name == "DATABASE_URL" {
+				continue
+			}
+			required[s.Name] = true
+			if got := value(env, s.Name); !requiredVar(s.Name).MatchString(got) {
+				t.Errorf("%s reads the secret %s; docker-compose.yml gives it %q, want ${%s:?set %s in .env (see .env.example)}", svc, s.Name, got, s.Name, s.Name)
+			}
+		}
+	}
+	// No other service gets a secret at all, required or not.
+	for name, s := range raw.Services {
+		if _, ok := DesignPorts[name]; ok {
+			continue
+		}
+		for k, v := range s.Environment {
+			if IsSecret(k) && k != "DATABASE_URL" && k != "POSTGRES_PASSWORD" {
+				t.Errorf("service %s sets the secret %s = %v", name, k, v)
+			}
+		}
+	}
+	if len(required) == 0 {
+		t.Fatal("no service reads a secret: the settings reader found nothing")
+	}
+	for name := range composeSecrets {
+		if !required[name] {
+			t.Errorf("composeSecrets has %s, which no service reads as a secret", name)
+		}
+	}
+	// Each missing secret stops the load, naming it; so does an empty one.
+	for name := range required {
+		for _, missing := range []string{"unset", "empty"} {
+			env := maps.Clone(composeSecrets)
+			delete(env, name)
+			if missing == "empty" {
+				env[name] = ""
+			}
+			_, err := loadComposeWith(t, env, cli.WithoutEnvironmentResolution)
+			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), ".env") {
+				t.Errorf("docker-compose.yml with %s %s: load error %v, want one naming it and .env", name, missing, err)
+			}
 		}
 	}
 }

@@ -2,6 +2,9 @@ package deploytest
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,4 +108,58 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// readmeRow is a row of the README's settings table: | `NAME` | default | used by | meaning |.
+var readmeRow = regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]*)` \\| ([^|]*) \\|")
+
+// TestReadmeSettings checks README.md's settings table against the source:
+// every setting a service reads has a row, every row is a setting some
+// service reads (or Go's GOGC), and a default written as one `value` is the
+// source's default.
+func TestReadmeSettings(t *testing.T) {
+	root := repoRoot(t)
+	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // name → default cell
+	for _, m := range readmeRow.FindAllStringSubmatch(string(raw), -1) {
+		rows[m[1]] = strings.TrimSpace(m[2])
+	}
+	services, err := Services(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]Setting{}
+	for _, svc := range services {
+		s, err := ServiceSettings(root, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, st := range s {
+			read[name] = st
+			if _, ok := rows[name]; !ok {
+				t.Errorf("%s reads %s, which README.md's settings table lacks", svc, name)
+			}
+		}
+	}
+	for name, def := range rows {
+		st, ok := read[name]
+		if !ok {
+			if name != "GOGC" {
+				t.Errorf("README.md's settings table has %s, which no service reads", name)
+			}
+			continue
+		}
+		// One backquoted value: it must be the default.
+		if v, ok := strings.CutPrefix(def, "`"); ok && strings.Count(def, "`") == 2 && strings.HasSuffix(v, "`") {
+			if v = strings.TrimSuffix(v, "`"); !st.HasDefault || v != st.Default {
+				t.Errorf("README.md: %s default %q, the source's is %q", name, v, st.Default)
+			}
+		}
+		if strings.Contains(def, "required") && st.HasDefault {
+			t.Errorf("README.md: %s is required, the table says, but the source gives it the default %q", name, st.Default)
+		}
+	}
 }

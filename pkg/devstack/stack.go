@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/secret"
 )
 
 // StackConfig says how to run the pipeline. Empty fields get defaults that
@@ -110,17 +111,41 @@ func (c *StackConfig) setDefaults() error {
 			return err
 		}
 	}
+	// Generated secrets pass the services' checks (pkg/secret): stripe-mock
+	// takes any sk_test_ key; the lengths are past each minimum.
 	if c.StripeSecretKey == "" {
-		c.StripeSecretKey = "sk_test_" + RandomHex(12)
+		c.StripeSecretKey = "sk_test_" + RandomHex(12) // 32 characters
 	}
 	if c.APIKey == "" {
-		c.APIKey = "key_" + RandomHex(12)
+		c.APIKey = "key_" + RandomHex(12) // 28
 	}
 	if c.WebhookSecret == "" {
-		c.WebhookSecret = "whsec_" + RandomHex(16)
+		c.WebhookSecret = "whsec_" + RandomHex(16) // 38
 	}
 	if c.SubscriptionTokenSecret == "" {
-		c.SubscriptionTokenSecret = RandomHex(24)
+		c.SubscriptionTokenSecret = RandomHex(24) // 48
+	}
+	// Given ones (make run takes them from its environment) are checked
+	// here too, so a placeholder fails at once, by name, rather than as a
+	// service that never gets ready.
+	var errs []error
+	for _, s := range []struct {
+		name, value string
+		min         int
+	}{
+		{"STRIPE_SECRET_KEY", c.StripeSecretKey, secret.MinStripeKey},
+		{"SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret},
+	} {
+		errs = append(errs, secret.Check(s.name, s.value, s.min))
+	}
+	for _, k := range strings.Split(c.APIKey, ",") {
+		errs = append(errs, secret.Check("API_KEYS", k, secret.MinAPIKey))
+	}
+	for _, w := range strings.Split(c.WebhookSecret, ",") {
+		errs = append(errs, secret.Check("STRIPE_WEBHOOK_SECRETS", w, secret.MinWebhookSecret))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("devstack: %w", err)
 	}
 	if c.DatabaseURL == "" {
 		return fmt.Errorf("devstack: DatabaseURL is required")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -93,6 +94,28 @@ func DefaultLimits() Limits {
 		MaxHeaderBytes:    16 << 10,
 		MaxConns:          4096,
 	}
+}
+
+// Validate reports every limit a service's settings cannot leave unset:
+// ReadTimeout, WriteTimeout, IdleTimeout and MaxConns must be positive. Each
+// error names the setting, prefix followed by READ_TIMEOUT, WRITE_TIMEOUT,
+// IDLE_TIMEOUT or MAX_CONNECTIONS (prefix "API_": API_READ_TIMEOUT, …): every
+// service reads its server's limits under those four names. (A zero would
+// quietly take DefaultLimits' value, a negative one would turn the bound off.)
+func (l Limits) Validate(prefix string) error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"READ_TIMEOUT", l.ReadTimeout}, {"WRITE_TIMEOUT", l.WriteTimeout}, {"IDLE_TIMEOUT", l.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s%s must be positive", prefix, d.name))
+		}
+	}
+	if l.MaxConns <= 0 {
+		errs = append(errs, fmt.Errorf("%sMAX_CONNECTIONS must be positive", prefix))
+	}
+	return errors.Join(errs...)
 }
 
 // withDefaults is l with each zero field set to DefaultLimits' value.

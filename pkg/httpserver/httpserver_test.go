@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -164,4 +165,22 @@ func answered(c net.Conn, d time.Duration) error {
 		return errors.New("answered " + string(line))
 	}
 	return nil
+}
+
+// Validate names each limit that cannot work by its setting.
+func TestLimitsValidate(t *testing.T) {
+	if err := DefaultLimits().Validate("API_"); err != nil {
+		t.Fatalf("DefaultLimits: %v", err)
+	}
+	l := DefaultLimits()
+	l.ReadTimeout, l.WriteTimeout, l.IdleTimeout, l.MaxConns = 0, -time.Second, 0, 0
+	err := l.Validate("X_")
+	if err == nil {
+		t.Fatal("Validate accepts zero and negative limits")
+	}
+	for _, want := range []string{"X_READ_TIMEOUT must be positive", "X_WRITE_TIMEOUT must be positive", "X_IDLE_TIMEOUT must be positive", "X_MAX_CONNECTIONS must be positive"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want %q in it", err, want)
+		}
+	}
 }

@@ -28,7 +28,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	return httpserver.Serve(ctx, cfg.Addr, Handler(cfg, pool, logger), httpserver.DefaultLimits(), cfg.ShutdownGrace, logger)
+	return httpserver.Serve(ctx, cfg.Addr, Handler(cfg, pool, logger), cfg.Limits(), cfg.ShutdownGrace, logger)
 }
 
 // Handler is the api's whole HTTP surface: its routes, the ops routes, CORS.

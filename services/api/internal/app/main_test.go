@@ -28,8 +28,8 @@ const (
 	secretKey   = "sk_test_51LeakCanaryDoNotPrintMe0123ZyXwQ9vT"
 	secretTail  = "ZyXwQ9vT"
 	tokenSecret = "subscription-token-secret-for-tests"
-	apiKey      = "key-one"
-	apiKey2     = "key-two"
+	apiKey      = "key-one-Xq7RmT2vLp9sWd4K"
+	apiKey2     = "key-two-Hn3JcF8bZk6YgQ1M"
 )
 
 // stripeMockURL is stripe-mock over HTTP, one per test binary.
@@ -69,6 +69,10 @@ func testConfig(t *testing.T, stripeBase string) config.Config {
 		EventsRequireToken:      true,
 		SubscriptionTokenSecret: tokenSecret,
 		SubscriptionTokenTTL:    time.Hour,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            time.Minute,
+		IdleTimeout:             2 * time.Minute,
+		MaxConnections:          100,
 		ShutdownGrace:           time.Second,
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/secret"
 )
 
 // Config is every setting of the api.
@@ -19,6 +21,8 @@ type Config struct {
 	Log      logging.Config
 	Database pgstore.Config
 
+	// StripeSecretKey is an sk_ or rk_ key of at least secret.MinStripeKey
+	// characters, no placeholder (secret.Check).
 	StripeSecretKey      string `env:"STRIPE_SECRET_KEY"`
 	StripePublishableKey string `env:"STRIPE_PUBLISHABLE_KEY"`
 	StripeCurrency       string `env:"STRIPE_CURRENCY, default=usd"`
@@ -28,11 +32,13 @@ type Config struct {
 	// StripeAPIBase is Stripe's API or a compatible server such as stripe-mock.
 	StripeAPIBase string `env:"STRIPE_API_BASE, default=https://api.stripe.com"`
 	// StripeTimeout bounds one call to Stripe, retries included; past it the
-	// client gets a 504.
+	// client gets a 504. A request makes one call, so it is also about the
+	// longest a handler takes: WriteTimeout must exceed it.
 	StripeTimeout time.Duration `env:"STRIPE_TIMEOUT, default=30s"`
 
 	// APIKeys are the keys clients present in X-API-Key or the Backendless
-	// path. Required unless AuthDisabled says, explicitly, to serve without.
+	// path. Required unless AuthDisabled says, explicitly, to serve without;
+	// each passes secret.Check (at least secret.MinAPIKey characters).
 	APIKeys      []string `env:"API_KEYS"`
 	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false"`
 	// CORSOrigins are the browser origins allowed to call the api; "*" is any.
@@ -41,8 +47,24 @@ type Config struct {
 	// for the subscription token of the transaction it reads.
 	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true"`
 
+	// SubscriptionTokenSecret signs subscription tokens, which the notifier
+	// verifies with the same value: at least secret.MinTokenSecret characters.
 	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET"`
 	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h"`
+
+	// The HTTP server's limits (pkg/httpserver.Limits; the defaults are
+	// DefaultLimits'). ReadTimeout bounds reading a whole request, header
+	// and body, from its start.
+	ReadTimeout time.Duration `env:"API_READ_TIMEOUT, default=30s"`
+	// WriteTimeout bounds the rest, from the end of the header: the handler,
+	// its Stripe call (StripeTimeout) and the answer, so it must exceed
+	// StripeTimeout.
+	WriteTimeout time.Duration `env:"API_WRITE_TIMEOUT, default=60s"`
+	// IdleTimeout bounds a kept-alive connection's wait for its next request.
+	IdleTimeout time.Duration `env:"API_IDLE_TIMEOUT, default=2m"`
+	// MaxConnections bounds the connections served at once; the next waits
+	// in the kernel's accept queue until one closes.
+	MaxConnections int `env:"API_MAX_CONNECTIONS, default=4096"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
 }
@@ -51,8 +73,10 @@ type Config struct {
 // secret: an operator's log is not the place for one.
 func (c Config) Validate() error {
 	var errs []error
-	if c.StripeSecretKey == "" {
-		errs = append(errs, errors.New("STRIPE_SECRET_KEY is required"))
+	if err := secret.Check("STRIPE_SECRET_KEY", c.StripeSecretKey, secret.MinStripeKey); err != nil {
+		errs = append(errs, err)
+	} else if !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
+		errs = append(errs, errors.New("STRIPE_SECRET_KEY must be a secret (sk_…) or restricted (rk_…) key from the Stripe dashboard (stripe-mock takes any sk_test_ key)"))
 	}
 	// The publishable key is served to anyone by GET /Stripe/config: a secret
 	// or restricted key put there by mistake must never go out.
@@ -79,20 +103,38 @@ func (c Config) Validate() error {
 	if len(c.APIKeys) == 0 && !c.AuthDisabled {
 		errs = append(errs, errors.New("API_KEYS is required: the keys clients send as X-API-Key (or set API_AUTH_DISABLED=true to serve without authentication, for local use only)"))
 	}
-	for _, k := range c.APIKeys {
+	for i, k := range c.APIKeys {
 		if strings.TrimSpace(k) == "" {
 			errs = append(errs, errors.New("API_KEYS has an empty key (a stray comma?)"))
 		} else if k == c.StripeSecretKey {
 			errs = append(errs, errors.New("API_KEYS holds the Stripe secret key; API keys are given to clients and must differ from it"))
+		} else if err := secret.Check(fmt.Sprintf("API_KEYS (key %d)", i+1), k, secret.MinAPIKey); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if len(c.SubscriptionTokenSecret) < 16 {
-		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_SECRET is required, at least 16 characters (shared with the notifier)"))
+	if err := secret.Check("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret); err != nil {
+		errs = append(errs, fmt.Errorf("%w; the notifier verifies the tokens with the same value", err))
 	}
 	if c.SubscriptionTokenTTL <= 0 {
 		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_TTL must be positive"))
 	}
+	errs = append(errs, c.Limits().Validate("API_"))
+	if c.WriteTimeout <= c.StripeTimeout {
+		errs = append(errs, fmt.Errorf("API_WRITE_TIMEOUT (%s) must exceed STRIPE_TIMEOUT (%s): a payment's answer, a 504 included, is written after the Stripe call", c.WriteTimeout, c.StripeTimeout))
+	}
 	return errors.Join(errs...)
+}
+
+// Limits are the HTTP server's limits from the settings; the header's read
+// timeout is DefaultLimits', or ReadTimeout when that is shorter.
+func (c Config) Limits() httpserver.Limits {
+	l := httpserver.DefaultLimits()
+	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, c.ReadTimeout)
+	l.ReadTimeout = c.ReadTimeout
+	l.WriteTimeout = c.WriteTimeout
+	l.IdleTimeout = c.IdleTimeout
+	l.MaxConns = c.MaxConnections
+	return l
 }
 
 func isCurrency(s string) bool {

@@ -68,6 +68,7 @@ type Service struct {
 	currency    string
 	tokenSecret []byte
 	tokenTTL    time.Duration
+	timeout     time.Duration // of one call, its retry included
 	now         func() time.Time
 }
 
@@ -78,7 +79,10 @@ type Config struct {
 	Currency    string
 	TokenSecret []byte
 	TokenTTL    time.Duration
-	// HTTPTimeout bounds each HTTP exchange with Stripe; zero is 30 s.
+	// HTTPTimeout bounds one call to Stripe, its retry (stripe-go makes one
+	// after a network error or a timeout) included, so also each HTTP
+	// exchange; zero is 30 s. A handler makes one call: the api's
+	// API_WRITE_TIMEOUT must exceed it for the 504 to reach the client.
 	HTTPTimeout time.Duration
 }
 
@@ -95,11 +99,15 @@ func New(cfg Config) *Service {
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})
 	sc := client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
-	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, now: time.Now}
+	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, now: time.Now}
 }
 
 // Charge creates a Stripe charge from a card token.
 func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error) {
+	// Without it, a first exchange that times out is retried with as long
+	// again: twice STRIPE_TIMEOUT and a backoff, past API_WRITE_TIMEOUT.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	params := &stripe.ChargeParams{Source: &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)}}
 	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	ch, err := s.stripe.Charges.New(params)
@@ -112,6 +120,10 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error)
 // CreatePaymentIntent opens a PaymentIntent; the client confirms it with
 // Stripe.js using the client_secret of the answer.
 func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequest) (Result, error) {
+	// Without it, a first exchange that times out is retried with as long
+	// again: twice STRIPE_TIMEOUT and a backoff, past API_WRITE_TIMEOUT.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	params := &stripe.PaymentIntentParams{}
 	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	if req.PaymentMethod != "" {

@@ -231,7 +231,7 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	})
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
 	g.Go(func() error {
-		return httpserver.Serve(gctx, cfg.Addr, mux, httpserver.DefaultLimits(), cfg.ShutdownGrace, logger)
+		return httpserver.Serve(gctx, cfg.Addr, mux, cfg.Limits(), cfg.ShutdownGrace, logger)
 	})
 	return g.Wait()
 }

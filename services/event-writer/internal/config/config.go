@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
@@ -33,6 +34,19 @@ type Config struct {
 	RetryMin time.Duration `env:"EVENT_WRITER_RETRY_MIN, default=100ms"`
 	RetryMax time.Duration `env:"EVENT_WRITER_RETRY_MAX, default=5s"`
 
+	// The limits of the HTTP server of /healthz, /readyz and /metrics
+	// (pkg/httpserver.Limits; the defaults are DefaultLimits').
+	// ReadTimeout bounds reading a whole request from its start.
+	ReadTimeout time.Duration `env:"EVENT_WRITER_READ_TIMEOUT, default=30s"`
+	// WriteTimeout bounds a request's handling and answer, from the end of
+	// its header.
+	WriteTimeout time.Duration `env:"EVENT_WRITER_WRITE_TIMEOUT, default=60s"`
+	// IdleTimeout bounds a kept-alive connection's wait for its next request.
+	IdleTimeout time.Duration `env:"EVENT_WRITER_IDLE_TIMEOUT, default=2m"`
+	// MaxConnections bounds the connections served at once; the next waits
+	// in the kernel's accept queue until one closes.
+	MaxConnections int `env:"EVENT_WRITER_MAX_CONNECTIONS, default=4096"`
+
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
 }
 
@@ -54,5 +68,18 @@ func (c Config) Validate() error {
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, errors.New("EVENT_WRITER_RETRY_MIN must be positive and at most EVENT_WRITER_RETRY_MAX"))
 	}
+	errs = append(errs, c.Limits().Validate("EVENT_WRITER_"))
 	return errors.Join(errs...)
+}
+
+// Limits are the HTTP server's limits from the settings; the header's read
+// timeout is DefaultLimits', or ReadTimeout when that is shorter.
+func (c Config) Limits() httpserver.Limits {
+	l := httpserver.DefaultLimits()
+	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, c.ReadTimeout)
+	l.ReadTimeout = c.ReadTimeout
+	l.WriteTimeout = c.WriteTimeout
+	l.IdleTimeout = c.IdleTimeout
+	l.MaxConns = c.MaxConnections
+	return l
 }

@@ -62,11 +62,7 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	// another instance.
 	g.Go(func() error { return wss.Run(gctx, cfg.ShutdownGrace) })
 	// Every websocket client holds a connection of its own for as long as it
-	// is subscribed (make bench holds 10,000): far more than the default
-	// bound. The hijacked connections keep no server deadline (gorilla
-	// clears them); the timeouts bound the upgrade request and /metrics.
-	limits := httpserver.DefaultLimits()
-	limits.MaxConns = 1 << 16
-	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, limits, cfg.ShutdownGrace, logger) })
+	// is subscribed: NOTIFIER_HTTP_MAX_CONNECTIONS bounds them (config.Config).
+	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, cfg.Limits(), cfg.ShutdownGrace, logger) })
 	return g.Wait()
 }

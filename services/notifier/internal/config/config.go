@@ -3,10 +3,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/secret"
 )
 
 // Config is every setting of the notifier.
@@ -17,7 +20,10 @@ type Config struct {
 
 	// RequireToken makes every subscription prove, with a token from the api,
 	// that it may follow the transaction. Off only for seed-style clients.
-	RequireToken            bool   `env:"NOTIFIER_REQUIRE_TOKEN, default=true"`
+	RequireToken bool `env:"NOTIFIER_REQUIRE_TOKEN, default=true"`
+	// SubscriptionTokenSecret verifies the tokens; the api signs them with
+	// the same value. With RequireToken, at least secret.MinTokenSecret
+	// characters and no placeholder (secret.Check).
 	SubscriptionTokenSecret string `env:"SUBSCRIPTION_TOKEN_SECRET"`
 	// AllowedOrigins are the browser origins allowed to connect; "*" is any,
 	// empty is the notifier's own host only.
@@ -28,12 +34,36 @@ type Config struct {
 	Window         time.Duration `env:"NOTIFIER_WINDOW, default=10m"`
 	WindowMaxBytes int64         `env:"NOTIFIER_WINDOW_MAX_BYTES, default=268435456"`
 
-	SendQueue        int           `env:"NOTIFIER_SEND_QUEUE, default=256"`
+	SendQueue int `env:"NOTIFIER_SEND_QUEUE, default=256"`
+	// WriteTimeout is the deadline of every websocket write (HTTPWriteTimeout
+	// is the HTTP server's).
 	WriteTimeout     time.Duration `env:"NOTIFIER_WRITE_TIMEOUT, default=10s"`
 	PingInterval     time.Duration `env:"NOTIFIER_PING_INTERVAL, default=30s"`
 	MaxFrameBytes    int64         `env:"NOTIFIER_MAX_FRAME_BYTES, default=4096"`
 	MaxSubscriptions int           `env:"NOTIFIER_MAX_SUBSCRIPTIONS, default=100"`
 	MaxUnpinned      int           `env:"NOTIFIER_MAX_UNPINNED, default=10"`
+
+	// The HTTP server's limits (pkg/httpserver.Limits), under NOTIFIER_HTTP_
+	// because NOTIFIER_WRITE_TIMEOUT is the websocket's. The timeouts bound
+	// the upgrade request, /readyz and /metrics: a hijacked websocket keeps
+	// no server deadline (gorilla clears them). Defaults: DefaultLimits'.
+	// HTTPReadTimeout bounds reading a whole request from its start.
+	HTTPReadTimeout time.Duration `env:"NOTIFIER_HTTP_READ_TIMEOUT, default=30s"`
+	// HTTPWriteTimeout bounds a request's handling and answer, from the end
+	// of its header.
+	HTTPWriteTimeout time.Duration `env:"NOTIFIER_HTTP_WRITE_TIMEOUT, default=60s"`
+	// HTTPIdleTimeout bounds a kept-alive connection's wait for its next
+	// request (not a websocket's: NOTIFIER_PING_INTERVAL keeps those).
+	HTTPIdleTimeout time.Duration `env:"NOTIFIER_HTTP_IDLE_TIMEOUT, default=2m"`
+	// MaxConnections bounds the connections served at once, websockets
+	// included: each subscribed client holds one for as long as it stays
+	// (make bench holds 10,000), so far more than DefaultLimits' 4,096. It
+	// was 65,536, more file descriptors than a process may open here (the
+	// limit is 20,000, `ulimit -n`): past the limit accept fails and
+	// net/http retries in a loop, and the Kafka client cannot dial a
+	// broker. 17,000 keeps 3,000 descriptors for the rest. Where the limit
+	// is higher, raise both.
+	MaxConnections int `env:"NOTIFIER_HTTP_MAX_CONNECTIONS, default=17000"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
 }
@@ -41,8 +71,10 @@ type Config struct {
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
 	errs := []error{c.Kafka.Validate()}
-	if c.RequireToken && len(c.SubscriptionTokenSecret) < 16 {
-		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_SECRET is required, at least 16 characters (shared with the api), unless NOTIFIER_REQUIRE_TOKEN=false"))
+	if c.RequireToken {
+		if err := secret.Check("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret); err != nil {
+			errs = append(errs, fmt.Errorf("%w; the api signs the tokens with the same value (NOTIFIER_REQUIRE_TOKEN=false serves without tokens)", err))
+		}
 	}
 	if c.Window < 0 {
 		errs = append(errs, errors.New("NOTIFIER_WINDOW must not be negative (0 turns the replay off)"))
@@ -53,5 +85,18 @@ func (c Config) Validate() error {
 	if c.WriteTimeout <= 0 || c.PingInterval <= 0 {
 		errs = append(errs, errors.New("NOTIFIER_WRITE_TIMEOUT and NOTIFIER_PING_INTERVAL must be positive"))
 	}
+	errs = append(errs, c.Limits().Validate("NOTIFIER_HTTP_"))
 	return errors.Join(errs...)
+}
+
+// Limits are the HTTP server's limits from the settings; the header's read
+// timeout is DefaultLimits', or HTTPReadTimeout when that is shorter.
+func (c Config) Limits() httpserver.Limits {
+	l := httpserver.DefaultLimits()
+	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, c.HTTPReadTimeout)
+	l.ReadTimeout = c.HTTPReadTimeout
+	l.WriteTimeout = c.HTTPWriteTimeout
+	l.IdleTimeout = c.HTTPIdleTimeout
+	l.MaxConns = c.MaxConnections
+	return l
 }

@@ -52,17 +52,5 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return httpserver.ServeListener(ctx, ln, ingest.Routes(h, ops), limits(cfg), cfg.ShutdownGrace, logger)
-}
-
-// limits are the HTTP server's limits from cfg. The header's read timeout
-// is the whole request's: a request's header and body share one deadline.
-func limits(cfg config.Config) httpserver.Limits {
-	l := httpserver.DefaultLimits()
-	l.ReadHeaderTimeout = cfg.ReadTimeout
-	l.ReadTimeout = cfg.ReadTimeout
-	l.WriteTimeout = cfg.WriteTimeout
-	l.IdleTimeout = cfg.IdleTimeout
-	l.MaxConns = cfg.MaxConnections
-	return l
+	return httpserver.ServeListener(ctx, ln, ingest.Routes(h, ops), cfg.Limits(), cfg.ShutdownGrace, logger)
 }

@@ -3,10 +3,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/secret"
 )
 
 // Config is every setting of webhook-ingest.
@@ -16,7 +19,8 @@ type Config struct {
 	Kafka kafka.Config
 
 	// WebhookSecrets are the endpoint's signing secrets (whsec_…); more than
-	// one while a secret is being rolled.
+	// one while a secret is being rolled. Each must pass secret.Check: no
+	// placeholder, at least secret.MinWebhookSecret characters.
 	WebhookSecrets []string      `env:"STRIPE_WEBHOOK_SECRETS"`
 	Tolerance      time.Duration `env:"WEBHOOK_TOLERANCE, default=300s"`
 	MaxBody        int64         `env:"WEBHOOK_MAX_BODY_BYTES, default=1048576"`
@@ -51,9 +55,11 @@ func (c Config) Validate() error {
 	if len(c.WebhookSecrets) == 0 {
 		errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRETS is required: the endpoint's signing secret(s), comma-separated"))
 	}
-	for _, s := range c.WebhookSecrets {
+	for i, s := range c.WebhookSecrets {
 		if s == "" {
 			errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRETS: empty secret in the list"))
+		} else if err := secret.Check(fmt.Sprintf("STRIPE_WEBHOOK_SECRETS (secret %d)", i+1), s, secret.MinWebhookSecret); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Tolerance <= 0 {
@@ -68,14 +74,22 @@ func (c Config) Validate() error {
 	if c.PublishTimeout <= 0 {
 		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))
 	}
-	if c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
-		errs = append(errs, errors.New("WEBHOOK_READ_TIMEOUT, WEBHOOK_WRITE_TIMEOUT and WEBHOOK_IDLE_TIMEOUT must be positive"))
-	}
+	errs = append(errs, c.Limits().Validate("WEBHOOK_"))
 	if c.WriteTimeout <= c.PublishTimeout {
 		errs = append(errs, errors.New("WEBHOOK_WRITE_TIMEOUT must exceed PUBLISH_TIMEOUT: the answer is written after the broker's acknowledgement"))
 	}
-	if c.MaxConnections <= 0 {
-		errs = append(errs, errors.New("WEBHOOK_MAX_CONNECTIONS must be positive"))
-	}
 	return errors.Join(errs...)
+}
+
+// Limits are the HTTP server's limits from the settings. The header's read
+// timeout is the whole request's: a request's header and body share one
+// deadline.
+func (c Config) Limits() httpserver.Limits {
+	l := httpserver.DefaultLimits()
+	l.ReadHeaderTimeout = c.ReadTimeout
+	l.ReadTimeout = c.ReadTimeout
+	l.WriteTimeout = c.WriteTimeout
+	l.IdleTimeout = c.IdleTimeout
+	l.MaxConns = c.MaxConnections
+	return l
 }

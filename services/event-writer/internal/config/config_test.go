@@ -1,0 +1,38 @@
+package config
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripeline/stripeline/pkg/service"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := service.Load[Config](context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits()
+	if l.ReadHeaderTimeout != 10*time.Second || l.ReadTimeout != 30*time.Second || l.WriteTimeout != time.Minute ||
+		l.IdleTimeout != 2*time.Minute || l.MaxConns != 4096 || l.MaxHeaderBytes != 16<<10 {
+		t.Errorf("limits %+v, want DefaultLimits'", l)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	for _, name := range []string{"EVENT_WRITER_READ_TIMEOUT", "EVENT_WRITER_WRITE_TIMEOUT", "EVENT_WRITER_IDLE_TIMEOUT", "EVENT_WRITER_MAX_CONNECTIONS"} {
+		t.Run(name, func(t *testing.T) {
+			v := "0s"
+			if strings.HasSuffix(name, "CONNECTIONS") {
+				v = "0"
+			}
+			t.Setenv(name, v)
+			_, err := service.Load[Config](context.Background())
+			if err == nil || !strings.Contains(err.Error(), name+" must be positive") {
+				t.Fatalf("Load() with %s=%s = %v, want it refused by name", name, v, err)
+			}
+		})
+	}
+}
