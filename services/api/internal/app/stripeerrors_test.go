@@ -160,11 +160,13 @@ func (s *stripeStub) keys(desc string) []string {
 }
 
 // stubConfig points the api at the stub, with a short Stripe deadline so
-// the slow case times out quickly.
+// the slow case (3 s) times out quickly. The deadline covers the call with
+// its retry, so it leaves room for stripe-go's one retry of a 5xx after
+// its backoff (at most 500 ms).
 func stubConfig(t *testing.T, stub *stripeStub) config.Config {
 	t.Helper()
 	c := testConfig(t, stub.URL)
-	c.StripeTimeout = 300 * time.Millisecond
+	c.StripeTimeout = 1500 * time.Millisecond
 	return c
 }
 
