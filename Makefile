@@ -4,6 +4,9 @@ GO    ?= go
 PKGS  := github.com/stripeline/stripeline/...
 # Where `make run` keeps the broker's data, binaries and logs (git-ignored).
 DATA  ?= .data
+# The URL of a database on the project's own PostgreSQL cluster under
+# $(DATA)/postgres, started when needed (deployments/local/postgres.sh).
+pg = $$(bash deployments/local/postgres.sh $(DATA) $(1))
 
 .PHONY: help run test vet fmt bench chaos postgres
 
@@ -14,12 +17,16 @@ help:
 	@echo "make chaos  the fault suite: kills, restarts, outages under load (docs/chaos.md)"
 
 ## run: broker, stripe-mock, database and the four services, until Ctrl-C.
-run: postgres
-	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-dev run -data $(DATA)
+## DATABASE_URL, when set, names the database; else the project's own cluster serves it.
+run:
+	DATABASE_URL="$${DATABASE_URL:-$(call pg,stripeline)}" \
+	  $(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-dev run -data $(DATA)
 
-## test: vet, then every test with the race detector.
-test: postgres vet
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+## test: vet, then every test with the race detector, on the project's own
+## PostgreSQL cluster unless STRIPELINE_TEST_POSTGRES names a server.
+test: vet
+	STRIPELINE_TEST_POSTGRES="$${STRIPELINE_TEST_POSTGRES:-$(call pg,postgres)}" \
+	  $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -31,14 +38,16 @@ fmt:
 
 ## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
 ## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
-bench: postgres
-	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-bench -out bench $(BENCH_FLAGS)
+bench:
+	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-bench -out bench \
+	  -database "$(call pg,stripeline_bench)" $(BENCH_FLAGS)
 
 ## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails. Sizes are flags, e.g.
 ## make chaos CHAOS_FLAGS="-seed 1234 -events 50000"
-chaos: postgres
-	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-chaos -data $(DATA)/chaos $(CHAOS_FLAGS)
+chaos:
+	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-chaos -data $(DATA)/chaos \
+	  -database "$(call pg,stripeline_chaos)" $(CHAOS_FLAGS)
 
-## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432.
+## postgres: start the project's own PostgreSQL cluster and print its URL.
 postgres:
-	@bash deployments/local/ensure-postgres.sh
+	@bash deployments/local/postgres.sh $(DATA)

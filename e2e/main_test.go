@@ -38,7 +38,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	dbName := "stripeline_e2e_" + devstack.RandomHex(4)
-	dbURL = "postgres://postgres@127.0.0.1:5432/" + dbName + "?sslmode=disable"
+	dbURL = testenv.DatabaseURL(dbName)
 	defer testenv.DropDatabase(dbName)
 
 	logs := filepath.Join(tmp, "logs")

@@ -86,6 +86,10 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 		defer p.mu.RUnlock()
 		return publishError(p.pub.Publish(topic, msgs...))
 	}
+	if ctx.Err() != nil { // ended already: nobody waits for the answer
+		p.mu.RUnlock()
+		return fmt.Errorf("kafka: publish abandoned: %w", context.Cause(ctx))
+	}
 	done := make(chan error, 1) // the publish never blocks on its result
 	go func() {
 		defer p.mu.RUnlock()

@@ -162,7 +162,9 @@ Try it:
 `,
 		stack.URL("api"), stack.URL("webhook-ingest"), "ws://"+c.Addrs["notifier"], stack.URL("event-writer"),
 		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
-		c.WebhookSecret, c.APIKey, c.SubscriptionTokenSecret, redactKey(c.StripeSecretKey), stack.URL("api"), strings.Split(c.APIKey, ",")[0])
+		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey),
+		shown("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret), shown("STRIPE_SECRET_KEY", c.StripeSecretKey),
+		stack.URL("api"), shown("API_KEYS", strings.Split(c.APIKey, ",")[0]))
 
 	select {
 	case <-ctx.Done():
@@ -187,11 +189,17 @@ func anyExit(s *devstack.Stack) <-chan struct{} {
 	return out
 }
 
-func redactKey(k string) string {
-	if len(k) <= 12 {
-		return "sk_test_…"
+// shown is a secret as make run prints it: in full when make run generated
+// it (the user needs it to try the pipeline), masked when the user gave it
+// in the environment (it may be a real one, and terminals are recorded).
+func shown(name, value string) string {
+	if os.Getenv(name) == "" {
+		return value
 	}
-	return k[:12] + "…"
+	if len(value) <= 8 {
+		return "… (from your environment)"
+	}
+	return value[:4] + "…" + value[len(value)-2:] + " (from your environment)"
 }
 
 func redactURL(u string) string {
