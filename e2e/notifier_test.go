@@ -112,10 +112,14 @@ func TestTwoNotifierInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opsAddr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	second, err := devstack.Start(devstack.ProcessConfig{
 		Name: "notifier-2",
 		Path: filepath.Join(stack.Config.BinDir, "notifier"),
-		Env:  append(stack.Env(), "NOTIFIER_ADDR="+addr),
+		Env:  append(stack.Env(), "NOTIFIER_ADDR="+addr, "NOTIFIER_OPS_ADDR="+opsAddr),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +131,7 @@ func TestTwoNotifierInstances(t *testing.T) {
 			second.Kill()
 		}
 	})
-	if err := devstack.WaitReady(ctx, second, "http://"+addr+"/readyz"); err != nil {
+	if err := devstack.WaitReady(ctx, second, "http://"+opsAddr+"/readyz"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -184,9 +184,10 @@ func TestComposeHealthChecksAndDependencies(t *testing.T) {
 		}
 	}
 	root := repoRoot(t)
-	for svc, port := range DesignPorts {
+	for svc := range DesignPorts {
 		s := service(t, p, svc)
-		want := []string{"CMD", "/usr/local/bin/healthcheck", fmt.Sprintf("http://127.0.0.1:%d/readyz", port)}
+		// The health check asks the ops listener's /readyz (the public port has none).
+		want := []string{"CMD", "/usr/local/bin/healthcheck", fmt.Sprintf("http://127.0.0.1:%d/readyz", OpsPorts[svc])}
 		if got := []string(s.HealthCheck.Test); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s health check %q, want %q", svc, got, want)
 		}
@@ -247,6 +248,12 @@ func TestComposePorts(t *testing.T) {
 		addr := addrSetting(t, svc, mustSettings(t, svc))
 		if got, want := value(s.Environment, addr.Name), fmt.Sprintf("0.0.0.0:%d", want); got != want {
 			t.Errorf("%s %s = %q, want %q (the default listens on loopback only)", svc, addr.Name, got, want)
+		}
+		// The ops listener binds every interface of the container, so that
+		// other containers (a Prometheus) reach it; it is not published.
+		ops := opsAddrSetting(t, svc, mustSettings(t, svc))
+		if got, want := value(s.Environment, ops.Name), fmt.Sprintf("0.0.0.0:%d", OpsPorts[svc]); got != want {
+			t.Errorf("%s %s = %q, want %q (the default listens on loopback only)", svc, ops.Name, got, want)
 		}
 	}
 }

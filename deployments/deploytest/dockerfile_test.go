@@ -127,8 +127,8 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("stage %s: EXPOSE %v, want %d", svc, got, port)
 		}
 		hc := strings.Join(instr(c, "HEALTHCHECK"), " ")
-		if !strings.Contains(hc, fmt.Sprintf("http://127.0.0.1:%d/readyz", port)) {
-			t.Errorf("stage %s: HEALTHCHECK %q does not probe /readyz on %d", svc, hc, port)
+		if !strings.Contains(hc, fmt.Sprintf("http://127.0.0.1:%d/readyz", OpsPorts[svc])) {
+			t.Errorf("stage %s: HEALTHCHECK %q does not probe /readyz on the ops port %d", svc, hc, OpsPorts[svc])
 		}
 	}
 }

@@ -140,18 +140,34 @@ func TestK8sWorkloads(t *testing.T) {
 		if got := containerPort(ctr, intstr.FromString("http")); got != port {
 			t.Errorf("Deployment %s: port http = %d, docs/design.md says %d", svc, got, port)
 		}
+		// Probes and scraping go to the ops listener: the public port has
+		// no /readyz and no /metrics.
+		opsPort := OpsPorts[svc]
+		if opsPort != port {
+			if got := containerPort(ctr, intstr.FromString("ops")); got != opsPort {
+				t.Errorf("Deployment %s: port ops = %d, docs/design.md says %d", svc, got, opsPort)
+			}
+		}
 		for _, p := range []struct {
-			name  string
-			probe *corev1.Probe
-			path  string
-		}{{"readinessProbe", ctr.ReadinessProbe, "/readyz"}, {"livenessProbe", ctr.LivenessProbe, "/healthz"}} {
+			name     string
+			probe    *corev1.Probe
+			path     string
+			optional bool
+		}{{"readinessProbe", ctr.ReadinessProbe, "/readyz", false}, {"livenessProbe", ctr.LivenessProbe, "/healthz", false}, {"startupProbe", ctr.StartupProbe, "/healthz", true}} {
+			if p.probe == nil && p.optional {
+				continue
+			}
 			if p.probe == nil || p.probe.HTTPGet == nil {
 				t.Errorf("Deployment %s: no HTTP %s", svc, p.name)
 				continue
 			}
-			if p.probe.HTTPGet.Path != p.path || containerPort(ctr, p.probe.HTTPGet.Port) != port {
-				t.Errorf("Deployment %s: %s GET %s on %s, want %s on %d", svc, p.name, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path, port)
+			if p.probe.HTTPGet.Path != p.path || containerPort(ctr, p.probe.HTTPGet.Port) != opsPort {
+				t.Errorf("Deployment %s: %s GET %s on %s, want %s on the ops port %d", svc, p.name, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path, opsPort)
 			}
+		}
+		ann := d.Spec.Template.Annotations
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != strconv.Itoa(opsPort) || ann["prometheus.io/path"] != "/metrics" {
+			t.Errorf("Deployment %s: pod annotations %v, want prometheus.io/scrape \"true\", port \"%d\" (the ops port), path /metrics", svc, ann, opsPort)
 		}
 		grace := int64(30)
 		if pod.TerminationGracePeriodSeconds != nil {
@@ -300,6 +316,11 @@ func TestK8sSettings(t *testing.T) {
 			want := fmt.Sprintf("0.0.0.0:%d", port)
 			if e := envVar(d.Spec.Template.Spec.Containers[0], addr.Name); e.Value != want {
 				t.Errorf("Deployment %s: %s = %q, want %q (the default listens on loopback only)", name, addr.Name, e.Value, want)
+			}
+			ops := opsAddrSetting(t, svc, mustSettings(t, svc))
+			want = fmt.Sprintf("0.0.0.0:%d", OpsPorts[svc])
+			if e := envVar(d.Spec.Template.Spec.Containers[0], ops.Name); e.Value != want {
+				t.Errorf("Deployment %s: %s = %q, want %q (probes and scrapers come to the pod's address)", name, ops.Name, e.Value, want)
 			}
 		}
 	}

@@ -16,6 +16,17 @@ var DesignPorts = map[string]int{
 	"event-writer":   8083,
 }
 
+// OpsPorts are the services' ops ports from docs/design.md ("Ports and
+// settings"): /healthz, /readyz and /metrics, where probes and Prometheus
+// go. Each is the service port + 1000, but the event-writer's: it has no
+// product routes, and its only port is its ops port.
+var OpsPorts = map[string]int{
+	"api":            9080,
+	"webhook-ingest": 9081,
+	"notifier":       9082,
+	"event-writer":   8083,
+}
+
 // RepoRoot is the directory holding go.work, found from the working directory up.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()

@@ -69,6 +69,17 @@ func TestServiceSettings(t *testing.T) {
 			t.Errorf("%s: %s default port %s, docs/design.md says %d", svc, addr.Name, port, want)
 		}
 	}
+	// The ops listeners default to loopback, on their docs/design.md port.
+	for svc, want := range OpsPorts {
+		s, err := ServiceSettings(root, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := opsAddrSetting(t, svc, s)
+		if host, port, err := net.SplitHostPort(ops.Default); err != nil || host != "127.0.0.1" || port != strconv.Itoa(want) {
+			t.Errorf("%s: %s default %q, want 127.0.0.1:%d (loopback: the ops endpoints are not public)", svc, ops.Name, ops.Default, want)
+		}
+	}
 	api, _ := ServiceSettings(root, "api")
 	if s := api["STRIPE_SECRET_KEY"]; !s.MustBeSet() {
 		t.Errorf("api: STRIPE_SECRET_KEY = %+v, want a setting without default", s)
@@ -91,7 +102,7 @@ func addrSetting(t *testing.T, svc string, s Settings) Setting {
 	t.Helper()
 	var found []Setting
 	for _, st := range s {
-		if strings.HasSuffix(st.Name, "_ADDR") {
+		if strings.HasSuffix(st.Name, "_ADDR") && !strings.HasSuffix(st.Name, "_OPS_ADDR") {
 			found = append(found, st)
 		}
 	}
@@ -99,6 +110,27 @@ func addrSetting(t *testing.T, svc string, s Settings) Setting {
 		t.Fatalf("%s: want exactly one *_ADDR setting, got %v", svc, found)
 	}
 	return found[0]
+}
+
+// opsAddrSetting is the setting of a service's ops listener: its one
+// *_OPS_ADDR, or, for a service without one (the event-writer, which has no
+// product routes), its listen address, which then is its ops listener.
+func opsAddrSetting(t *testing.T, svc string, s Settings) Setting {
+	t.Helper()
+	var found []Setting
+	for _, st := range s {
+		if strings.HasSuffix(st.Name, "_OPS_ADDR") {
+			found = append(found, st)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0]
+	case len(found) == 0 && OpsPorts[svc] == DesignPorts[svc]:
+		return addrSetting(t, svc, s)
+	}
+	t.Fatalf("%s: want one *_OPS_ADDR setting (or none, with the ops port its only port), got %v", svc, found)
+	return Setting{}
 }
 
 func repoRoot(t *testing.T) string {

@@ -186,15 +186,24 @@ func startCluster(ctx context.Context, cfg Config) (_ *cluster, err error) {
 			addrVar = "WEBHOOK_INGEST_ADDR"
 			c.ingestURL = "http://" + addr + "/webhooks/stripe"
 		}
+		// Each instance has an ops listener of its own, where /readyz is;
+		// the event-writer's is its only listener.
+		opsAddr, listen := addr, []string{addrVar + "=" + addr}
+		if opsVar := devstack.OpsAddrVar(bin); opsVar != addrVar {
+			if opsAddr, err = devstack.FreeAddr(); err != nil {
+				return err
+			}
+			listen = append(listen, opsVar+"="+opsAddr)
+		}
 		comp := &component{
 			name: name,
 			cfg: devstack.ProcessConfig{
 				Name: name, Path: filepath.Join(cfg.BinDir, bin),
-				Env: slices.Concat(common, []string{addrVar + "=" + addr}, env, cfg.Env),
+				Env: slices.Concat(common, listen, env, cfg.Env),
 				Log: logTo(name),
 			},
 			ready: func(ctx context.Context, p *devstack.Process) error {
-				return devstack.WaitReady(ctx, p, "http://"+addr+"/readyz")
+				return devstack.WaitReady(ctx, p, "http://"+opsAddr+"/readyz")
 			},
 		}
 		c.services[name] = comp

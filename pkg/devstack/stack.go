@@ -39,6 +39,10 @@ type StackConfig struct {
 
 	// Addrs are the services' listen addresses by name; missing ones get free ports.
 	Addrs map[string]string
+	// OpsAddrs are the services' ops addresses (/healthz, /readyz, /metrics)
+	// by name; missing ones get free ports. The event-writer has none: its
+	// listen address is its ops listener (OpsAddrVar).
+	OpsAddrs map[string]string
 	// Env is added to every service's environment (it wins over the stack's).
 	Env []string
 	// Log returns where a component's output goes; nil discards it.
@@ -160,7 +164,35 @@ func (c *StackConfig) setDefaults() error {
 		}
 	}
 	c.Addrs = addrs
+	ops := map[string]string{}
+	for _, name := range Services {
+		if OpsAddrVar(name) == addrVar(name) {
+			continue
+		}
+		ops[name] = c.OpsAddrs[name]
+		if ops[name] == "" {
+			if ops[name], err = FreeAddr(); err != nil {
+				return err
+			}
+		}
+	}
+	c.OpsAddrs = ops
 	return nil
+}
+
+// addrVar is the setting of a service's listen address.
+func addrVar(service string) string {
+	return strings.ToUpper(strings.ReplaceAll(service, "-", "_")) + "_ADDR"
+}
+
+// OpsAddrVar is the setting of a service's ops listener: API_OPS_ADDR,
+// WEBHOOK_INGEST_OPS_ADDR, NOTIFIER_OPS_ADDR; for the event-writer, which
+// has no product routes, its only listener, EVENT_WRITER_ADDR.
+func OpsAddrVar(service string) string {
+	if service == "event-writer" {
+		return addrVar(service)
+	}
+	return strings.ToUpper(strings.ReplaceAll(service, "-", "_")) + "_OPS_ADDR"
 }
 
 // RandomHex returns n random bytes, hex-encoded.
@@ -180,6 +212,15 @@ func (s *Stack) log(component string) io.Writer {
 // URL is the base URL of a service ("http://127.0.0.1:port").
 func (s *Stack) URL(service string) string { return "http://" + s.Config.Addrs[service] }
 
+// OpsURL is the base URL of a service's ops listener, where /readyz and
+// /metrics are (the event-writer's is its URL).
+func (s *Stack) OpsURL(service string) string {
+	if a, ok := s.Config.OpsAddrs[service]; ok {
+		return "http://" + a
+	}
+	return s.URL(service)
+}
+
 // Env is the environment every service gets.
 func (s *Stack) Env() []string {
 	c := s.Config
@@ -197,6 +238,9 @@ func (s *Stack) Env() []string {
 		"WEBHOOK_INGEST_ADDR=" + c.Addrs["webhook-ingest"],
 		"NOTIFIER_ADDR=" + c.Addrs["notifier"],
 		"EVENT_WRITER_ADDR=" + c.Addrs["event-writer"],
+		"API_OPS_ADDR=" + c.OpsAddrs["api"],
+		"WEBHOOK_INGEST_OPS_ADDR=" + c.OpsAddrs["webhook-ingest"],
+		"NOTIFIER_OPS_ADDR=" + c.OpsAddrs["notifier"],
 	}
 	return append(env, c.Env...)
 }
@@ -217,7 +261,7 @@ func (s *Stack) StartService(ctx context.Context, name string) error {
 	s.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := WaitReady(rctx, p, s.URL(name)+"/readyz"); err != nil {
+	if err := WaitReady(rctx, p, s.OpsURL(name)+"/readyz"); err != nil {
 		return fmt.Errorf("%s not ready: %w", name, err)
 	}
 	return nil

@@ -36,3 +36,35 @@ func TestStackSecrets(t *testing.T) {
 		t.Fatalf("setDefaults with a placeholder API key = %v", err)
 	}
 }
+
+// Every service gets an ops address of its own, in its environment under
+// its *_OPS_ADDR setting, and the stack waits on it.
+func TestStackOpsAddrs(t *testing.T) {
+	c := StackConfig{DatabaseURL: "postgres://127.0.0.1/x", OpsAddrs: map[string]string{"api": "127.0.0.1:19080"}}
+	if err := c.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{Config: c}
+	env := strings.Join(s.Env(), "\n") + "\n"
+	seen := map[string]bool{}
+	for _, name := range Services {
+		v := OpsAddrVar(name)
+		want := strings.TrimPrefix(s.OpsURL(name), "http://")
+		if !strings.Contains(env, v+"="+want+"\n") {
+			t.Errorf("%s: Env() lacks %s=%s:\n%s", name, v, want, env)
+		}
+		if seen[want] {
+			t.Errorf("%s: ops address %s is another's", name, want)
+		}
+		seen[want] = true
+		if name != "event-writer" && want == c.Addrs[name] {
+			t.Errorf("%s: ops address is its public address %s", name, want)
+		}
+	}
+	if s.OpsURL("api") != "http://127.0.0.1:19080" {
+		t.Errorf("OpsURL(api) = %s, want the given address", s.OpsURL("api"))
+	}
+	if OpsAddrVar("event-writer") != "EVENT_WRITER_ADDR" || OpsAddrVar("webhook-ingest") != "WEBHOOK_INGEST_OPS_ADDR" {
+		t.Errorf("OpsAddrVar: %s, %s", OpsAddrVar("event-writer"), OpsAddrVar("webhook-ingest"))
+	}
+}

@@ -1,5 +1,7 @@
-// Package httpserver serves a service's HTTP port: its routes plus /healthz,
-// /readyz and /metrics, with a graceful shutdown when the context ends.
+// Package httpserver serves a service's HTTP ports with a graceful shutdown
+// when the context ends: the public port (the product's routes and a bare
+// /healthz, see Health) and the ops port (/healthz, the detailed /readyz and
+// /metrics, see OpsHandler and ServeWithOps).
 package httpserver
 
 import (
@@ -13,36 +15,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 )
-
-// Check is a readiness probe of one dependency; nil means ready.
-type Check func(ctx context.Context) error
-
-// Ops registers /healthz (the process is alive), /readyz (every check passes)
-// and /metrics (Prometheus) on mux.
-func Ops(mux *http.ServeMux, checks map[string]Check) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status, failed := http.StatusOK, map[string]string{}
-		for name, check := range checks {
-			if err := check(ctx); err != nil {
-				status, failed[name] = http.StatusServiceUnavailable, err.Error()
-			}
-		}
-		if status == http.StatusOK {
-			writeJSON(w, status, map[string]string{"status": "ready"})
-			return
-		}
-		writeJSON(w, status, map[string]any{"status": "not ready", "failed": failed})
-	})
-	mux.Handle("GET /metrics", promhttp.Handler())
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

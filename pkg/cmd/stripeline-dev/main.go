@@ -109,6 +109,13 @@ func run(ctx context.Context, args []string) error {
 			"notifier":       env("NOTIFIER_ADDR", "127.0.0.1:8082"),
 			"event-writer":   env("EVENT_WRITER_ADDR", "127.0.0.1:8083"),
 		},
+		// The services' defaults: loopback, the port + 1000. The
+		// event-writer's listen address is its ops listener.
+		OpsAddrs: map[string]string{
+			"api":            env("API_OPS_ADDR", "127.0.0.1:9080"),
+			"webhook-ingest": env("WEBHOOK_INGEST_OPS_ADDR", "127.0.0.1:9081"),
+			"notifier":       env("NOTIFIER_OPS_ADDR", "127.0.0.1:9082"),
+		},
 		Log: func(component string) io.Writer {
 			f, err := os.OpenFile(filepath.Join(logDir, component+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 			if err != nil {
@@ -143,10 +150,11 @@ func run(ctx context.Context, args []string) error {
 	fmt.Printf(`
 stripeline is running. Ctrl-C stops everything.
 
-  api              %s   POST /Stripe/charge
-  webhook-ingest   %s   POST /webhooks/stripe
-  notifier         %s   GET /ws (websocket)
-  event-writer     %s   /healthz /readyz /metrics
+  api              %s   POST /Stripe/charge   (ops: %s)
+  webhook-ingest   %s   POST /webhooks/stripe   (ops: %s)
+  notifier         %s   GET /ws (websocket)   (ops: %s)
+  event-writer     %s   ops only
+  ops endpoints    /healthz /readyz /metrics
   kafka            %s   (%s)
   stripe api       %s   (%s)
   database         %s
@@ -160,7 +168,8 @@ stripeline is running. Ctrl-C stops everything.
 Try it:
   curl -s -XPOST %s/Stripe/charge -H 'X-API-Key: %s' -d '{"token":"tok_visa","amount":2000}'
 `,
-		stack.URL("api"), stack.URL("webhook-ingest"), "ws://"+c.Addrs["notifier"], stack.URL("event-writer"),
+		stack.URL("api"), stack.OpsURL("api"), stack.URL("webhook-ingest"), stack.OpsURL("webhook-ingest"),
+		"ws://"+c.Addrs["notifier"], stack.OpsURL("notifier"), stack.OpsURL("event-writer"),
 		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
 		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey),
 		shown("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret), shown("STRIPE_SECRET_KEY", c.StripeSecretKey),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,10 +29,21 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	return httpserver.Serve(ctx, cfg.Addr, Handler(cfg, pool, logger), cfg.Limits(), cfg.ShutdownGrace, logger)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return httpserver.ServeWithOps(ctx, ln, Handler(cfg, pool, logger), cfg.Limits(), cfg.OpsAddr, Ops(pool, logger), cfg.ShutdownGrace, logger)
 }
 
-// Handler is the api's whole HTTP surface: its routes, the ops routes, CORS.
+// Ops is the api's ops port (API_OPS_ADDR): /healthz, /readyz (the
+// database) and /metrics.
+func Ops(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
+	return httpserver.OpsHandler(map[string]httpserver.Check{"database": pool.Ping}, logger)
+}
+
+// Handler is the api's public HTTP surface: its routes, a bare /healthz,
+// CORS. /readyz and /metrics are on the ops port (Ops).
 func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
 	if len(cfg.APIKeys) == 0 {
 		logger.Warn("API_KEYS is empty: API-key authentication is OFF, anyone who reaches this port can charge and read events; set API_KEYS")
@@ -54,7 +66,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Ha
 		EventsRequireToken: cfg.EventsRequireToken,
 		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
 	}, svc, eventStore{pool}, logger)
-	httpserver.Ops(mux, map[string]httpserver.Check{"database": pool.Ping})
+	httpserver.Health(mux)
 	return httpapi.CORS(cfg.CORSOrigins, mux)
 }
 

@@ -17,7 +17,11 @@ import (
 
 // Config is every setting of the api.
 type Config struct {
-	Addr     string `env:"API_ADDR, default=127.0.0.1:8080"`
+	Addr string `env:"API_ADDR, default=127.0.0.1:8080"`
+	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
+	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
+	// container sets 0.0.0.0:9080 so that probes and scrapers reach it.
+	OpsAddr  string `env:"API_OPS_ADDR, default=127.0.0.1:9080"`
 	Log      logging.Config
 	Database pgstore.Config
 
@@ -119,6 +123,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_TTL must be positive"))
 	}
 	errs = append(errs, c.Limits().Validate("API_"))
+	if c.OpsAddr != "" && c.OpsAddr == c.Addr {
+		errs = append(errs, errors.New("API_OPS_ADDR must differ from API_ADDR: the ops endpoints have a listener of their own"))
+	}
 	if c.WriteTimeout <= c.StripeTimeout {
 		errs = append(errs, fmt.Errorf("API_WRITE_TIMEOUT (%s) must exceed STRIPE_TIMEOUT (%s): a payment's answer, a 504 included, is written after the Stripe call", c.WriteTimeout, c.StripeTimeout))
 	}

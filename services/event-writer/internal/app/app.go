@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -211,14 +210,17 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	w := writer.New(writerConfig(cfg), poolStore{pool}, logger)
 	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 
-	mux := http.NewServeMux()
-	httpserver.Ops(mux, map[string]httpserver.Check{
+	g, gctx := errgroup.WithContext(ctx)
+	// EVENT_WRITER_ADDR is the ops listener (the writer has no product
+	// routes). Readiness dials the brokers every readyInterval in the
+	// background, not once per /readyz.
+	ops := httpserver.OpsHandler(map[string]httpserver.Check{
 		"database": pool.Ping,
 		"writes":   w.Ready,
-		"kafka":    func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
-	})
-
-	g, gctx := errgroup.WithContext(ctx)
+		"kafka": httpserver.Polled(gctx, readyInterval, readyTimeout, func(ctx context.Context) error {
+			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+		}),
+	}, logger)
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopWriter()
 	go w.Run(wctx) // outlives the router, which waits for its handlers
@@ -231,10 +233,17 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	})
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
 	g.Go(func() error {
-		return httpserver.Serve(gctx, cfg.Addr, mux, cfg.Limits(), cfg.ShutdownGrace, logger)
+		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
 	})
 	return g.Wait()
 }
+
+// readyInterval is how often the readiness check dials the brokers, and
+// readyTimeout bounds one round.
+const (
+	readyInterval = 5 * time.Second
+	readyTimeout  = 2 * time.Second
+)
 
 // lagInterval is how often the lag metric is refreshed: watermill's message
 // context carries no high-water mark, so the end offsets are polled.

@@ -13,6 +13,11 @@ import (
 
 // Config is every setting of event-writer.
 type Config struct {
+	// Addr is the event-writer's only listener, and it is an ops listener:
+	// the writer has no product routes, so it serves /healthz, the detailed
+	// /readyz and /metrics (pkg/httpserver.OpsHandler) here, and there is no
+	// EVENT_WRITER_OPS_ADDR. Loopback by default, like every ops address; a
+	// container sets 0.0.0.0:8083 so that probes and scrapers reach it.
 	Addr     string `env:"EVENT_WRITER_ADDR, default=127.0.0.1:8083"`
 	Log      logging.Config
 	Kafka    kafka.Config
@@ -34,7 +39,7 @@ type Config struct {
 	RetryMin time.Duration `env:"EVENT_WRITER_RETRY_MIN, default=100ms"`
 	RetryMax time.Duration `env:"EVENT_WRITER_RETRY_MAX, default=5s"`
 
-	// The limits of the HTTP server of /healthz, /readyz and /metrics
+	// The limits of the ops server of /healthz, /readyz and /metrics
 	// (pkg/httpserver.Limits; the defaults are DefaultLimits').
 	// ReadTimeout bounds reading a whole request from its start.
 	ReadTimeout time.Duration `env:"EVENT_WRITER_READ_TIMEOUT, default=30s"`

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,7 +19,15 @@ import (
 	"github.com/stripeline/stripeline/services/notifier/internal/ws"
 )
 
-// Run serves the notifier until ctx ends.
+// readyInterval is how often the readiness check dials the brokers, and
+// readyTimeout bounds one round.
+const (
+	readyInterval = 5 * time.Second
+	readyTimeout  = 2 * time.Second
+)
+
+// Run serves the notifier until ctx ends: /ws and a bare /healthz on
+// NOTIFIER_ADDR, the ops endpoints on NOTIFIER_OPS_ADDR.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -51,18 +60,26 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wss)
-	httpserver.Ops(mux, map[string]httpserver.Check{
-		"kafka": func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
-		"feed":  fd.Ready,
-	})
+	httpserver.Health(mux)
 
 	g, gctx := errgroup.WithContext(ctx)
+	// Readiness dials the brokers every readyInterval in the background,
+	// not once per /readyz.
+	ops := httpserver.OpsHandler(map[string]httpserver.Check{
+		"kafka": httpserver.Polled(gctx, readyInterval, readyTimeout, func(ctx context.Context) error {
+			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+		}),
+		"feed": fd.Ready,
+	}, logger)
 	g.Go(func() error { return fd.Run(gctx) })
 	// On shutdown, clients get a going-away close frame so they reconnect to
 	// another instance.
 	g.Go(func() error { return wss.Run(gctx, cfg.ShutdownGrace) })
 	// Every websocket client holds a connection of its own for as long as it
 	// is subscribed: NOTIFIER_HTTP_MAX_CONNECTIONS bounds them (config.Config).
-	g.Go(func() error { return httpserver.ServeListener(gctx, ln, mux, cfg.Limits(), cfg.ShutdownGrace, logger) })
+	// The ops endpoints are on NOTIFIER_OPS_ADDR.
+	g.Go(func() error {
+		return httpserver.ServeWithOps(gctx, ln, mux, cfg.Limits(), cfg.OpsAddr, ops, cfg.ShutdownGrace, logger)
+	})
 	return g.Wait()
 }

@@ -14,9 +14,13 @@ import (
 
 // Config is every setting of the notifier.
 type Config struct {
-	Addr  string `env:"NOTIFIER_ADDR, default=127.0.0.1:8082"`
-	Log   logging.Config
-	Kafka kafka.Config
+	Addr string `env:"NOTIFIER_ADDR, default=127.0.0.1:8082"`
+	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
+	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
+	// container sets 0.0.0.0:9082 so that probes and scrapers reach it.
+	OpsAddr string `env:"NOTIFIER_OPS_ADDR, default=127.0.0.1:9082"`
+	Log     logging.Config
+	Kafka   kafka.Config
 
 	// RequireToken makes every subscription prove, with a token from the api,
 	// that it may follow the transaction. Off only for seed-style clients.
@@ -45,7 +49,8 @@ type Config struct {
 
 	// The HTTP server's limits (pkg/httpserver.Limits), under NOTIFIER_HTTP_
 	// because NOTIFIER_WRITE_TIMEOUT is the websocket's. The timeouts bound
-	// the upgrade request, /readyz and /metrics: a hijacked websocket keeps
+	// the upgrade request and /healthz (the ops port has its own,
+	// httpserver.OpsLimits): a hijacked websocket keeps
 	// no server deadline (gorilla clears them). Defaults: DefaultLimits'.
 	// HTTPReadTimeout bounds reading a whole request from its start.
 	HTTPReadTimeout time.Duration `env:"NOTIFIER_HTTP_READ_TIMEOUT, default=30s"`
@@ -86,6 +91,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("NOTIFIER_WRITE_TIMEOUT and NOTIFIER_PING_INTERVAL must be positive"))
 	}
 	errs = append(errs, c.Limits().Validate("NOTIFIER_HTTP_"))
+	if c.OpsAddr != "" && c.OpsAddr == c.Addr {
+		errs = append(errs, errors.New("NOTIFIER_OPS_ADDR must differ from NOTIFIER_ADDR: the ops endpoints have a listener of their own"))
+	}
 	return errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,7 +17,15 @@ import (
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
 
-// Run serves webhook-ingest until ctx ends.
+// readyInterval is how often the readiness check dials the brokers, and
+// readyTimeout bounds one round.
+const (
+	readyInterval = 5 * time.Second
+	readyTimeout  = 2 * time.Second
+)
+
+// Run serves webhook-ingest until ctx ends: the webhook routes on
+// WEBHOOK_INGEST_ADDR, the ops endpoints on WEBHOOK_INGEST_OPS_ADDR.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	logger, err := logging.New(cfg.Log, "webhook-ingest", logOut)
 	if err != nil {
@@ -44,13 +53,18 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		MaxBody:        cfg.MaxBody,
 		PublishTimeout: cfg.PublishTimeout,
 	}, pub, metrics, logger)
-	ops := http.NewServeMux()
-	httpserver.Ops(ops, map[string]httpserver.Check{
-		"kafka": func(ctx context.Context) error { return kafka.Reachable(ctx, cfg.Kafka.Brokers) },
-	})
+	// Readiness dials the brokers every readyInterval in the background,
+	// not once per /readyz.
+	ops := httpserver.OpsHandler(map[string]httpserver.Check{
+		"kafka": httpserver.Polled(ctx, readyInterval, readyTimeout, func(ctx context.Context) error {
+			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+		}),
+	}, logger)
+	public := http.NewServeMux()
+	httpserver.Health(public)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	return httpserver.ServeListener(ctx, ln, ingest.Routes(h, ops), cfg.Limits(), cfg.ShutdownGrace, logger)
+	return httpserver.ServeWithOps(ctx, ln, ingest.Routes(h, public), cfg.Limits(), cfg.OpsAddr, ops, cfg.ShutdownGrace, logger)
 }

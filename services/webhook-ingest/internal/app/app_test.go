@@ -22,7 +22,8 @@ import (
 
 // TestRunServesWebhooksAndMetrics starts the service as main does and checks
 // the wiring: a signed event at the Backendless path is accepted, and the
-// outcome counters and the latency histogram are on /metrics.
+// outcome counters and the latency histogram are on the ops port's /metrics,
+// and the public port serves neither /metrics nor /readyz.
 // webhookSecret is the endpoint's signing secret in these tests.
 const webhookSecret = "whsec_apptest0123456789abcdefghijklmnop"
 
@@ -31,8 +32,13 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opsAddr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Config{
 		Addr:           addr,
+		OpsAddr:        opsAddr,
 		Log:            logging.Config{Level: "info", Format: "json"},
 		Kafka:          kafka.Config{Brokers: []string{testenv.Broker(t)}, Topic: testenv.Topic(t)},
 		WebhookSecrets: []string{webhookSecret},
@@ -60,9 +66,9 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	base := "http://" + addr
+	base, ops := "http://"+addr, "http://"+opsAddr
 	testenv.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(ops + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -98,7 +104,22 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		t.Fatalf("unsigned event: %d, want 400", resp.StatusCode)
 	}
 
-	resp, err = http.Get(base + "/metrics")
+	for _, p := range []string{"/readyz", "/metrics"} {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("public %s = %d, want 404 (it is on the ops port)", p, resp.StatusCode)
+		}
+	}
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("public /healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err = http.Get(ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,13 @@ import (
 
 // Config is every setting of webhook-ingest.
 type Config struct {
-	Addr  string `env:"WEBHOOK_INGEST_ADDR, default=127.0.0.1:8081"`
-	Log   logging.Config
-	Kafka kafka.Config
+	Addr string `env:"WEBHOOK_INGEST_ADDR, default=127.0.0.1:8081"`
+	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
+	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
+	// container sets 0.0.0.0:9081 so that probes and scrapers reach it.
+	OpsAddr string `env:"WEBHOOK_INGEST_OPS_ADDR, default=127.0.0.1:9081"`
+	Log     logging.Config
+	Kafka   kafka.Config
 
 	// WebhookSecrets are the endpoint's signing secrets (whsec_…); more than
 	// one while a secret is being rolled. Each must pass secret.Check: no
@@ -75,6 +79,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))
 	}
 	errs = append(errs, c.Limits().Validate("WEBHOOK_"))
+	if c.OpsAddr != "" && c.OpsAddr == c.Addr {
+		errs = append(errs, errors.New("WEBHOOK_INGEST_OPS_ADDR must differ from WEBHOOK_INGEST_ADDR: the ops endpoints have a listener of their own"))
+	}
 	if c.WriteTimeout <= c.PublishTimeout {
 		errs = append(errs, errors.New("WEBHOOK_WRITE_TIMEOUT must exceed PUBLISH_TIMEOUT: the answer is written after the broker's acknowledgement"))
 	}

@@ -25,7 +25,7 @@ func TestLoadDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.WebhookSecrets, []string{secretA, secretB}) {
 		t.Errorf("secrets %q", c.WebhookSecrets)
 	}
-	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" || c.KafkaMaxMessageBytes != 1000012 {
+	if c.Tolerance != 300*time.Second || c.MaxBody != 1<<20 || c.PublishTimeout != 5*time.Second || c.Addr != "127.0.0.1:8081" || c.OpsAddr != "127.0.0.1:9081" || c.KafkaMaxMessageBytes != 1000012 {
 		t.Errorf("defaults: tolerance %s, max body %d, publish timeout %s, addr %s, max message %d", c.Tolerance, c.MaxBody, c.PublishTimeout, c.Addr, c.KafkaMaxMessageBytes)
 	}
 	if c.ReadTimeout != 10*time.Second || c.WriteTimeout != 10*time.Second || c.IdleTimeout != 2*time.Minute || c.MaxConnections != 4096 {

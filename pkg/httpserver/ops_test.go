@@ -1,0 +1,205 @@
+package httpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// /readyz names the failed checks and nothing of their errors, which go to
+// the log once per change.
+func TestReadyzNamesFailedChecksAndLogsTheirErrors(t *testing.T) {
+	var dbDown atomic.Bool
+	dbDown.Store(true)
+	const secretish = "dial tcp 10.1.2.3:5432: user stripeline_rw database payments: connection refused"
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(OpsHandler(map[string]Check{
+		"kafka": func(context.Context) error { return nil },
+		"database": func(context.Context) error {
+			if dbDown.Load() {
+				return errors.New(secretish)
+			}
+			return nil
+		},
+	}, slog.New(slog.NewTextHandler(logs, nil))))
+	defer srv.Close()
+
+	if code, _ := get(t, srv.URL+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d, want 200 whatever the dependencies", code)
+	}
+	for range 5 {
+		code, body := get(t, srv.URL+"/readyz")
+		var got struct {
+			Status string
+			Failed []string
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("/readyz body %q: %v", body, err)
+		}
+		if code != http.StatusServiceUnavailable || got.Status != "not ready" || len(got.Failed) != 1 || got.Failed[0] != "database" {
+			t.Fatalf("/readyz = %d %s, want 503 naming only the database", code, body)
+		}
+		for _, leak := range []string{"10.1.2.3", "stripeline_rw", "payments", "refused"} {
+			if strings.Contains(body, leak) {
+				t.Fatalf("/readyz answers %q: it leaks %q of the check's error", body, leak)
+			}
+		}
+	}
+	if n := strings.Count(logs.String(), "readiness check fails"); n != 1 {
+		t.Fatalf("5 failing probes logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "stripeline_rw") {
+		t.Fatalf("the log lacks the check's error:\n%s", logs)
+	}
+	dbDown.Store(false)
+	if code, body := get(t, srv.URL+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"ready"`) {
+		t.Fatalf("/readyz = %d %s once every check passes, want 200 ready", code, body)
+	}
+	if !strings.Contains(logs.String(), "readiness check passes again") {
+		t.Fatalf("the recovery is not logged:\n%s", logs)
+	}
+	if code, _ := get(t, srv.URL+"/metrics"); code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+}
+
+// The public port's Health answers a bare /healthz and nothing of ops.
+func TestHealthIsBare(t *testing.T) {
+	mux := http.NewServeMux()
+	Health(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	if code, body := get(t, srv.URL+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != `{"status":"ok"}` {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	for _, p := range []string{"/readyz", "/metrics"} {
+		if code, _ := get(t, srv.URL+p); code != http.StatusNotFound {
+			t.Errorf("%s on the public mux = %d, want 404", p, code)
+		}
+	}
+}
+
+// ServeWithOps serves both listeners and stops both when the context ends.
+func TestServeWithOps(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsAddr := opsLn.Addr().String()
+	opsLn.Close()
+	pub := http.NewServeMux()
+	Health(pub)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeWithOps(ctx, ln, pub, DefaultLimits(), opsAddr, OpsHandler(nil, nil), time.Second, slog.New(slog.DiscardHandler))
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("ops /readyz = %d with no checks", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get(t, "http://"+ln.Addr().String()+"/readyz"); code != http.StatusNotFound {
+		t.Fatalf("public /readyz = %d, want 404", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("ServeWithOps: %v", err)
+	}
+	for _, a := range []string{ln.Addr().String(), opsAddr} {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after shutdown", a)
+		}
+	}
+}
+
+// Polled runs the check in the background: asking it does not run it.
+func TestPolled(t *testing.T) {
+	var runs atomic.Int32
+	var fail atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := Polled(ctx, 50*time.Millisecond, time.Second, func(context.Context) error {
+		runs.Add(1)
+		if fail.Load() {
+			return errors.New("down")
+		}
+		return nil
+	})
+	wait := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for (c(context.Background()) == nil) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Polled check never became ok=%v", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait(true)
+	before := runs.Load()
+	for range 100 {
+		_ = c(context.Background())
+	}
+	if after := runs.Load(); after-before > 2 {
+		t.Fatalf("100 asks ran the check %d times", after-before)
+	}
+	fail.Store(true)
+	wait(false)
+	fail.Store(false)
+	wait(true)
+}
