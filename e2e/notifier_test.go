@@ -119,7 +119,7 @@ func TestTwoNotifierInstances(t *testing.T) {
 	second, err := devstack.Start(devstack.ProcessConfig{
 		Name: "notifier-2",
 		Path: filepath.Join(stack.Config.BinDir, "notifier"),
-		Env:  append(stack.Env(), "NOTIFIER_ADDR="+addr, "NOTIFIER_OPS_ADDR="+opsAddr),
+		Env:  devstack.OnlyItsSecrets("notifier", append(stack.Env(), "NOTIFIER_ADDR="+addr, "NOTIFIER_OPS_ADDR="+opsAddr)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -199,7 +199,7 @@ func startCluster(ctx context.Context, cfg Config) (_ *cluster, err error) {
 			name: name,
 			cfg: devstack.ProcessConfig{
 				Name: name, Path: filepath.Join(cfg.BinDir, bin),
-				Env: slices.Concat(common, listen, env, cfg.Env),
+				Env: devstack.OnlyItsSecrets(bin, slices.Concat(common, listen, env, cfg.Env)),
 				Log: logTo(name),
 			},
 			ready: func(ctx context.Context, p *devstack.Process) error {

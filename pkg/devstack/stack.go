@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -245,12 +246,37 @@ func (s *Stack) Env() []string {
 	return append(env, c.Env...)
 }
 
+// serviceSecrets names the secrets each service reads.
+var serviceSecrets = map[string][]string{
+	"api":            {"STRIPE_SECRET_KEY", "API_KEYS", "SUBSCRIPTION_TOKEN_SECRET"},
+	"webhook-ingest": {"STRIPE_WEBHOOK_SECRETS"},
+	"notifier":       {"SUBSCRIPTION_TOKEN_SECRET"},
+	"event-writer":   nil,
+}
+
+// OnlyItsSecrets is env without the secrets service (a binary's name) does
+// not read: each process gets only its own.
+func OnlyItsSecrets(service string, env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		secret := false
+		for _, names := range serviceSecrets {
+			secret = secret || slices.Contains(names, name)
+		}
+		if !secret || slices.Contains(serviceSecrets[service], name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // StartService starts one service (again) and waits until it is ready.
 func (s *Stack) StartService(ctx context.Context, name string) error {
 	p, err := Start(ProcessConfig{
 		Name: name,
 		Path: filepath.Join(s.Config.BinDir, name),
-		Env:  s.Env(),
+		Env:  OnlyItsSecrets(name, s.Env()),
 		Log:  s.log(name),
 	})
 	if err != nil {

@@ -68,3 +68,18 @@ func TestStackOpsAddrs(t *testing.T) {
 		t.Errorf("OpsAddrVar: %s, %s", OpsAddrVar("event-writer"), OpsAddrVar("webhook-ingest"))
 	}
 }
+
+// Each service gets only the secrets it reads.
+func TestOnlyItsSecrets(t *testing.T) {
+	env := []string{"KAFKA_TOPIC=t", "STRIPE_SECRET_KEY=sk", "API_KEYS=k", "SUBSCRIPTION_TOKEN_SECRET=s", "STRIPE_WEBHOOK_SECRETS=w"}
+	for service, want := range map[string]string{
+		"api":            "KAFKA_TOPIC=t STRIPE_SECRET_KEY=sk API_KEYS=k SUBSCRIPTION_TOKEN_SECRET=s",
+		"webhook-ingest": "KAFKA_TOPIC=t STRIPE_WEBHOOK_SECRETS=w",
+		"notifier":       "KAFKA_TOPIC=t SUBSCRIPTION_TOKEN_SECRET=s",
+		"event-writer":   "KAFKA_TOPIC=t",
+	} {
+		if got := strings.Join(OnlyItsSecrets(service, env), " "); got != want {
+			t.Errorf("%s gets %q, want %q", service, got, want)
+		}
+	}
+}
