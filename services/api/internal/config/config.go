@@ -67,6 +67,18 @@ type Config struct {
 	MaxConnections int `env:"API_MAX_CONNECTIONS, default=4096"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+
+	// Rate limits of the payment routes against card testing (docs/security.md):
+	// requests per second and burst, per API key and per client address; a
+	// rate of 0 turns that limit off.
+	RatePerKey       float64 `env:"API_RATE_PER_KEY, default=20"`
+	RatePerKeyBurst  int     `env:"API_RATE_PER_KEY_BURST, default=40"`
+	RatePerAddr      float64 `env:"API_RATE_PER_ADDR, default=2"`
+	RatePerAddrBurst int     `env:"API_RATE_PER_ADDR_BURST, default=10"`
+	// TrustedProxies are CIDRs (or addresses) of the proxies in front of the
+	// api: only from them is X-Forwarded-For believed. Empty: the client
+	// address is the TCP peer's.
+	TrustedProxies []string `env:"API_TRUSTED_PROXIES, default="`
 }
 
 // Validate reports every setting that cannot work. No message quotes a
@@ -119,6 +131,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_TTL must be positive"))
 	}
 	errs = append(errs, c.Limits().Validate("API_"))
+	errs = append(errs, c.validateRateLimits()...)
 	if c.WriteTimeout <= c.StripeTimeout {
 		errs = append(errs, fmt.Errorf("API_WRITE_TIMEOUT (%s) must exceed STRIPE_TIMEOUT (%s): a payment's answer, a 504 included, is written after the Stripe call", c.WriteTimeout, c.StripeTimeout))
 	}
