@@ -71,10 +71,10 @@ type Config struct {
 	// Rate limits of the payment routes against card testing (docs/security.md):
 	// requests per second and burst, per API key and per client address; a
 	// rate of 0 turns that limit off.
-	RatePerKey       float64 `env:"API_RATE_PER_KEY, default=20"`
+	RatePerKey       float64 `env:"API_RATE_PER_KEY_RPS, default=20"`
 	RatePerKeyBurst  int     `env:"API_RATE_PER_KEY_BURST, default=40"`
-	RatePerAddr      float64 `env:"API_RATE_PER_ADDR, default=2"`
-	RatePerAddrBurst int     `env:"API_RATE_PER_ADDR_BURST, default=10"`
+	RatePerAddr      float64 `env:"API_RATE_PER_ADDRESS_RPS, default=2"`
+	RatePerAddrBurst int     `env:"API_RATE_PER_ADDRESS_BURST, default=10"`
 	// TrustedProxies are CIDRs (or addresses) of the proxies in front of the
 	// api: only from them is X-Forwarded-For believed. Empty: the client
 	// address is the TCP peer's.

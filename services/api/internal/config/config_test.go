@@ -55,8 +55,8 @@ func TestValidate(t *testing.T) {
 		{"no API keys, auth explicitly off", func(c *Config) { c.APIKeys, c.AuthDisabled = nil, true }, ""},
 		{"rate limits off", func(c *Config) { c.RatePerKey, c.RatePerAddr = 0, 0 }, ""},
 		{"rate limits on", func(c *Config) { c.RatePerKey, c.RatePerKeyBurst, c.RatePerAddr, c.RatePerAddrBurst = 20, 40, 0.5, 1 }, ""},
-		{"negative key rate", func(c *Config) { c.RatePerKey = -1 }, "API_RATE_PER_KEY must be 0 (off) or a positive"},
-		{"address rate without burst", func(c *Config) { c.RatePerAddr, c.RatePerAddrBurst = 2, 0 }, "API_RATE_PER_ADDR_BURST must be at least 1"},
+		{"negative key rate", func(c *Config) { c.RatePerKey = -1 }, "API_RATE_PER_KEY_RPS must be 0 (off) or a positive"},
+		{"address rate without burst", func(c *Config) { c.RatePerAddr, c.RatePerAddrBurst = 2, 0 }, "API_RATE_PER_ADDRESS_BURST must be at least 1"},
 		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", " 192.0.2.1", "fd00::/8"} }, ""},
 		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, `API_TRUSTED_PROXIES: "10.0.0.0/33"`},
 	} {

@@ -7,19 +7,22 @@ import (
 	"strings"
 )
 
-// validateRateLimits checks API_RATE_* and API_TRUSTED_PROXIES.
+// validateRateLimits checks API_RATE_PER_* and API_TRUSTED_PROXIES.
 func (c Config) validateRateLimits() []error {
 	var errs []error
 	for _, l := range []struct {
-		name  string
-		rate  float64
-		burst int
-	}{{"API_RATE_PER_KEY", c.RatePerKey, c.RatePerKeyBurst}, {"API_RATE_PER_ADDR", c.RatePerAddr, c.RatePerAddrBurst}} {
+		name, burstName string
+		rate            float64
+		burst           int
+	}{
+		{"API_RATE_PER_KEY_RPS", "API_RATE_PER_KEY_BURST", c.RatePerKey, c.RatePerKeyBurst},
+		{"API_RATE_PER_ADDRESS_RPS", "API_RATE_PER_ADDRESS_BURST", c.RatePerAddr, c.RatePerAddrBurst},
+	} {
 		switch {
 		case l.rate < 0:
 			errs = append(errs, fmt.Errorf("%s must be 0 (off) or a positive number of requests per second", l.name))
 		case l.rate > 0 && l.burst < 1:
-			errs = append(errs, fmt.Errorf("%s_BURST must be at least 1 when %s is on", l.name, l.name))
+			errs = append(errs, fmt.Errorf("%s must be at least 1 when %s is on", l.burstName, l.name))
 		}
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
