@@ -65,6 +65,9 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Ha
 		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
 		EventsRequireToken: cfg.EventsRequireToken,
 		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
+		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
+		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
+		TrustedProxies:     cfg.TrustedProxyPrefixes(),
 	}, svc, eventStore{pool}, logger)
 	httpserver.Health(mux)
 	return httpapi.CORS(cfg.CORSOrigins, mux)

@@ -71,6 +71,18 @@ type Config struct {
 	MaxConnections int `env:"API_MAX_CONNECTIONS, default=4096"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+
+	// Rate limits of the payment routes against card testing (docs/security.md):
+	// requests per second and burst, per API key and per client address; a
+	// rate of 0 turns that limit off.
+	RatePerKey       float64 `env:"API_RATE_PER_KEY_RPS, default=20"`
+	RatePerKeyBurst  int     `env:"API_RATE_PER_KEY_BURST, default=40"`
+	RatePerAddr      float64 `env:"API_RATE_PER_ADDRESS_RPS, default=2"`
+	RatePerAddrBurst int     `env:"API_RATE_PER_ADDRESS_BURST, default=10"`
+	// TrustedProxies are CIDRs (or addresses) of the proxies in front of the
+	// api: only from them is X-Forwarded-For believed. Empty: the client
+	// address is the TCP peer's.
+	TrustedProxies []string `env:"API_TRUSTED_PROXIES, default="`
 }
 
 // Validate reports every setting that cannot work. No message quotes a
@@ -126,6 +138,7 @@ func (c Config) Validate() error {
 	if c.OpsAddr != "" && c.OpsAddr == c.Addr {
 		errs = append(errs, errors.New("API_OPS_ADDR must differ from API_ADDR: the ops endpoints have a listener of their own"))
 	}
+	errs = append(errs, c.validateRateLimits()...)
 	if c.WriteTimeout <= c.StripeTimeout {
 		errs = append(errs, fmt.Errorf("API_WRITE_TIMEOUT (%s) must exceed STRIPE_TIMEOUT (%s): a payment's answer, a 504 included, is written after the Stripe call", c.WriteTimeout, c.StripeTimeout))
 	}

@@ -53,6 +53,12 @@ func TestValidate(t *testing.T) {
 		{"no timeout", func(c *Config) { c.StripeTimeout = 0 }, "STRIPE_TIMEOUT"},
 		{"no API keys", func(c *Config) { c.APIKeys = nil }, "API_KEYS is required"},
 		{"no API keys, auth explicitly off", func(c *Config) { c.APIKeys, c.AuthDisabled = nil, true }, ""},
+		{"rate limits off", func(c *Config) { c.RatePerKey, c.RatePerAddr = 0, 0 }, ""},
+		{"rate limits on", func(c *Config) { c.RatePerKey, c.RatePerKeyBurst, c.RatePerAddr, c.RatePerAddrBurst = 20, 40, 0.5, 1 }, ""},
+		{"negative key rate", func(c *Config) { c.RatePerKey = -1 }, "API_RATE_PER_KEY_RPS must be 0 (off) or a positive"},
+		{"address rate without burst", func(c *Config) { c.RatePerAddr, c.RatePerAddrBurst = 2, 0 }, "API_RATE_PER_ADDRESS_BURST must be at least 1"},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", " 192.0.2.1", "fd00::/8"} }, ""},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, `API_TRUSTED_PROXIES: "10.0.0.0/33"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
@@ -111,5 +117,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.ReadTimeout != 30*time.Second || c.WriteTimeout != time.Minute || c.IdleTimeout != 2*time.Minute || c.MaxConnections != 4096 || c.StripeTimeout != 30*time.Second {
 		t.Errorf("server defaults: read %s, write %s, idle %s, max connections %d, Stripe %s", c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.MaxConnections, c.StripeTimeout)
+	}
+	if c.RatePerKey != 20 || c.RatePerKeyBurst != 40 || c.RatePerAddr != 2 || c.RatePerAddrBurst != 10 || len(c.TrustedProxyPrefixes()) != 0 {
+		t.Errorf("rate limit defaults: key %v/%d, address %v/%d, trusted proxies %v", c.RatePerKey, c.RatePerKeyBurst, c.RatePerAddr, c.RatePerAddrBurst, c.TrustedProxies)
 	}
 }

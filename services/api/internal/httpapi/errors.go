@@ -94,6 +94,7 @@ func classify(err error) answer {
 		se *stripe.Error
 		ue *payments.UpstreamError
 		st storeError
+		rl rateError
 	)
 	switch {
 	case errors.As(err, &fe):
@@ -102,6 +103,8 @@ func classify(err error) answer {
 		return answer{status: re.Status, body: errorBody{Type: "invalid_request", Code: re.Code, Message: re.Message}}
 	case errors.As(err, &ae):
 		return answer{status: http.StatusUnauthorized, body: errorBody{Type: "authentication_error", Code: ae.Code, Message: ae.Message}}
+	case errors.As(err, &rl):
+		return answer{status: http.StatusTooManyRequests, body: errorBody{Type: "rate_limited", Code: "rate_limited", Message: rl.Error()}, retryAfter: rl.retryAfter()}
 	case errors.As(err, &te):
 		return answer{status: http.StatusForbidden, body: errorBody{Type: "authentication_error", Code: tokenCode(te.err), Message: te.Error()}}
 	case errors.As(err, &se):

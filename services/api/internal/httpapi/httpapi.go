@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -37,6 +38,11 @@ type Config struct {
 	// Secrets are values no response or log line may contain, not even in
 	// part (the Stripe secret key).
 	Secrets []string
+	// PerKey and PerAddr limit the payment routes per API key and per client
+	// address (card testing); TrustedProxies are the peers whose
+	// X-Forwarded-For names the client.
+	PerKey, PerAddr RateLimit
+	TrustedProxies  []netip.Prefix
 }
 
 // Handler serves the api's routes.
@@ -45,6 +51,8 @@ type Handler struct {
 	payments Payments
 	events   Events
 	keys     keyring
+	perKey   *limiterSet // nil: no limit
+	perAddr  *limiterSet
 	scrub    scrubber
 	logger   *slog.Logger
 }
@@ -55,15 +63,16 @@ var prefixes = []string{"", "/api/services", "/{appID}/{apiKey}/services"}
 
 // route is one operation, served under every prefix.
 type route struct {
-	method string
-	path   string // below the prefix
-	public bool   // no API key needed
-	serve  func(*Handler, http.ResponseWriter, *http.Request)
+	method  string
+	path    string // below the prefix
+	public  bool   // no API key needed
+	limited bool   // rate-limited per key and address: it makes a charge
+	serve   func(*Handler, http.ResponseWriter, *http.Request)
 }
 
 var routes = []route{
-	{method: http.MethodPost, path: "/Stripe/charge", serve: (*Handler).charge},
-	{method: http.MethodPost, path: "/Stripe/payment-intents", serve: (*Handler).paymentIntent},
+	{method: http.MethodPost, path: "/Stripe/charge", limited: true, serve: (*Handler).charge},
+	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
 }
@@ -84,10 +93,14 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 	h := &Handler{
 		cfg: cfg, payments: p, events: ev, logger: logger,
 		keys: newKeyring(cfg.APIKeys), scrub: newScrubber(cfg.Secrets),
+		perKey: newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
 	for _, prefix := range prefixes {
 		for _, rt := range routes {
 			serve := func(w http.ResponseWriter, r *http.Request) { rt.serve(h, w, r) }
+			if rt.limited {
+				serve = h.limited(serve)
+			}
 			if !rt.public {
 				serve = h.authenticated(serve)
 			}

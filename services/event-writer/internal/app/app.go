@@ -27,6 +27,7 @@ import (
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
+	"github.com/stripeline/stripeline/services/event-writer/internal/retention"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -232,6 +233,7 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return err
 	})
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
+	g.Go(func() error { return runRetention(gctx, cfg, pool, logger) })
 	g.Go(func() error {
 		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
 	})
@@ -267,4 +269,15 @@ func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, logge
 		case <-t.C:
 		}
 	}
+}
+
+// runRetention deletes the events older than EVENT_WRITER_RETENTION, hourly;
+// with the setting 0 (the default) it returns at once. Every replica runs
+// it: the deletes are idempotent and in small batches.
+func runRetention(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) error {
+	del := func(ctx context.Context, before time.Time, batch int) (int64, error) {
+		return pgstore.DeleteEventsBefore(ctx, pool, before, batch)
+	}
+	return retention.Run(ctx, retention.Config{MaxAge: cfg.Retention, Interval: retention.DefaultInterval, Batch: retention.DefaultBatch},
+		del, metrics.RetentionDeleted, logger)
 }

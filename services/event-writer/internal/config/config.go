@@ -53,6 +53,10 @@ type Config struct {
 	MaxConnections int `env:"EVENT_WRITER_MAX_CONNECTIONS, default=4096"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+
+	// Retention deletes, hourly, the stored events received longer ago than
+	// it (docs/security.md, "Personal data"); 0 keeps them forever.
+	Retention time.Duration `env:"EVENT_WRITER_RETENTION, default=0"`
 }
 
 // Validate reports every setting that cannot work.
@@ -74,6 +78,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("EVENT_WRITER_RETRY_MIN must be positive and at most EVENT_WRITER_RETRY_MAX"))
 	}
 	errs = append(errs, c.Limits().Validate("EVENT_WRITER_"))
+	if c.Retention < 0 {
+		errs = append(errs, errors.New("EVENT_WRITER_RETENTION must be 0 (keep events forever) or a positive duration such as 2160h"))
+	}
 	return errors.Join(errs...)
 }
 

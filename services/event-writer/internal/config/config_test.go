@@ -19,6 +19,21 @@ func TestLoadDefaults(t *testing.T) {
 		l.IdleTimeout != 2*time.Minute || l.MaxConns != 4096 || l.MaxHeaderBytes != 16<<10 {
 		t.Errorf("limits %+v, want DefaultLimits'", l)
 	}
+	if c.Retention != 0 {
+		t.Errorf("EVENT_WRITER_RETENTION defaults to %s, want 0 (keep forever)", c.Retention)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	t.Setenv("EVENT_WRITER_RETENTION", "2160h")
+	c, err := service.Load[Config](context.Background())
+	if err != nil || c.Retention != 90*24*time.Hour {
+		t.Fatalf("Load() = %s, %v; want 2160h", c.Retention, err)
+	}
+	t.Setenv("EVENT_WRITER_RETENTION", "-1h")
+	if _, err := service.Load[Config](context.Background()); err == nil || !strings.Contains(err.Error(), "EVENT_WRITER_RETENTION must be 0") {
+		t.Fatalf("Load() with a negative retention = %v, want it refused by name", err)
+	}
 }
 
 func TestLoadRefuses(t *testing.T) {

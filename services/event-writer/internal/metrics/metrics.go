@@ -50,4 +50,9 @@ var (
 		Name: "event_writer_write_errors_total",
 		Help: "Failed transactions; their messages are retried with backoff.",
 	}, []string{"step"})
+
+	RetentionDeleted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "event_writer_retention_deleted_total",
+		Help: "Rows deleted from stripe_events by EVENT_WRITER_RETENTION.",
+	})
 )
