@@ -1,10 +1,14 @@
 package app
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 const payBody = `{"amount":1500,"payment_method":"pm_card_visa"}`
@@ -54,9 +58,16 @@ func TestRateLimitPerKey(t *testing.T) {
 		t.Fatalf("GET /Stripe/config: %d", r.Status)
 	}
 
-	// The refusals are counted on /metrics.
-	m := a.do(t, http.MethodGet, "/metrics", "", nil)
-	got := regexp.MustCompile(`stripeline_api_rate_limited_total\{limit="api_key"\} (\d+)`).FindSubmatch(m.Body)
+	// The refusals are counted on the ops listener's /metrics.
+	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), nil))
+	defer ops.Close()
+	resp, err := http.Get(ops.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	got := regexp.MustCompile(`stripeline_api_rate_limited_total\{limit="api_key"\} (\d+)`).FindSubmatch(metrics)
 	if got == nil {
 		t.Fatalf("no stripeline_api_rate_limited_total{limit=\"api_key\"} on /metrics")
 	}
