@@ -258,6 +258,12 @@ func TestComposePorts(t *testing.T) {
 	}
 }
 
+// blanked reports a secret set to "" in a service's environment: withheld
+// from a service that does not read it (.env reaches all through env_file).
+func blanked(name string, v *string) bool {
+	return IsSecret(name) && name != "DATABASE_URL" && v != nil && *v == ""
+}
+
 // TestComposeSettings checks every setting against what the service's source reads.
 func TestComposeSettings(t *testing.T) {
 	root := repoRoot(t)
@@ -276,6 +282,9 @@ func TestComposeSettings(t *testing.T) {
 			}
 		}
 		for name, v := range service(t, explicit, svc).Environment {
+			if blanked(name, v) {
+				continue // a secret withheld from a service that does not read it
+			}
 			if _, ok := settings[name]; !ok {
 				t.Errorf("docker-compose.yml sets %s for %s, which does not read it (a typo?); it reads %v", name, svc, settings.Names())
 			}
@@ -288,8 +297,8 @@ func TestComposeSettings(t *testing.T) {
 	}
 	// migrate runs event-writer: same settings.
 	writer := mustSettings(t, "event-writer")
-	for name := range service(t, explicit, "migrate").Environment {
-		if _, ok := writer[name]; !ok {
+	for name, v := range service(t, explicit, "migrate").Environment {
+		if _, ok := writer[name]; !ok && !blanked(name, v) {
 			t.Errorf("docker-compose.yml sets %s for migrate (event-writer), which does not read it", name)
 		}
 	}
@@ -357,26 +366,34 @@ func TestComposeSecretsRequired(t *testing.T) {
 		t.Fatalf("docker-compose.yml does not load uninterpolated: %v", err)
 	}
 	required := map[string]bool{}
+	reads := map[string]map[string]bool{}
 	for svc := range DesignPorts {
 		env := service(t, raw, svc).Environment
+		reads[svc] = map[string]bool{}
 		for _, s := range mustSettings(t, svc) {
 			if !IsSecret(s.Name) || s.Name == "DATABASE_URL" {
 				continue
 			}
-			required[s.Name] = true
+			required[s.Name], reads[svc][s.Name] = true, true
 			if got := value(env, s.Name); !requiredVar(s.Name).MatchString(got) {
 				t.Errorf("%s reads the secret %s; docker-compose.yml gives it %q, want ${%s:?set %s in .env (see .env.example)}", svc, s.Name, got, s.Name, s.Name)
 			}
 		}
 	}
-	// No other service gets a secret at all, required or not.
+	// .env reaches every container through env_file: a service that does
+	// not read a secret has it blanked, and no other service gets one.
 	for name, s := range raw.Services {
-		if _, ok := DesignPorts[name]; ok {
-			continue
-		}
 		for k, v := range s.Environment {
-			if IsSecret(k) && k != "DATABASE_URL" && k != "POSTGRES_PASSWORD" {
-				t.Errorf("service %s sets the secret %s = %v", name, k, v)
+			if IsSecret(k) && k != "DATABASE_URL" && k != "POSTGRES_PASSWORD" && !reads[name][k] && (v == nil || *v != "") {
+				t.Errorf("service %s sets the secret %s, which it does not read; blank it (%s: \"\")", name, k, k)
+			}
+		}
+	}
+	for svc := range DesignPorts {
+		env := service(t, raw, svc).Environment
+		for secret := range required {
+			if v, ok := env[secret]; !reads[svc][secret] && (!ok || v == nil || *v != "") {
+				t.Errorf("%s does not read %s, which .env gives every container: blank it in its environment (%s: \"\")", svc, secret, secret)
 			}
 		}
 	}
