@@ -8,7 +8,7 @@ DATA  ?= .data
 # $(DATA)/postgres, started when needed (deployments/local/postgres.sh).
 pg = $$(bash deployments/local/postgres.sh $(DATA) $(1))
 
-.PHONY: help run test vet fmt bench chaos postgres
+.PHONY: help run test vet fmt bench chaos hostile postgres
 
 help:
 	@echo "make run    the whole pipeline on this machine (Ctrl-C stops it)"
@@ -47,6 +47,11 @@ bench:
 chaos:
 	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-chaos -data $(DATA)/chaos \
 	  -database "$(call pg,stripeline_chaos)" $(CHAOS_FLAGS)
+
+## hostile: the hostile-input battery of make test, 25 times the floods (docs/security.md).
+hostile:
+	STRIPELINE_TEST_POSTGRES="$${STRIPELINE_TEST_POSTGRES:-$(call pg,postgres)}" STRIPELINE_HOSTILE_SCALE=25 \
+	  $(GO) test -count=1 -timeout 15m -run TestHostileInputs -v ./e2e/
 
 ## postgres: start the project's own PostgreSQL cluster and print its URL.
 postgres:

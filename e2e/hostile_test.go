@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,14 @@ func rawExchange(addr, req string, wait time.Duration) int {
 // every public port (a small run: make test); each must be refused, and no
 // service may crash. It logs what was tried, refused and each service's peak
 // RSS (docs/security.md quotes a run).
+//
+// STRIPELINE_HOSTILE_SCALE (make hostile: 25) multiplies the floods: slow
+// connections per port and websocket connections.
 func TestHostileInputs(t *testing.T) {
+	scale := 1
+	if v, err := strconv.Atoi(os.Getenv("STRIPELINE_HOSTILE_SCALE")); err == nil && v > 1 {
+		scale = v
+	}
 	b := newBattery(t)
 	b.sampleRSS()
 	addrs := map[string]string{}
@@ -174,7 +182,7 @@ func TestHostileInputs(t *testing.T) {
 	// Slow and silent senders on every public port: headers trickled, and
 	// bodies declared large that never come. A real request must still be
 	// served meanwhile.
-	const slow = 40
+	slow := 40 * scale
 	var held []net.Conn
 	for svc, addr := range addrs {
 		for i := range slow {
@@ -219,7 +227,7 @@ func TestHostileInputs(t *testing.T) {
 		`{"type":"subscribe","channel":"stripe","selector":"id IN (` + strings.TrimSuffix(strings.Repeat("'x',", 20000), ",") + `)","token":"x"}`,
 		`{"type":"subscribe","channel":"stripe","selector":"id = 'ch_1' AND ` + strings.Repeat("type = 'a' OR ", 3000) + `type = 'b'","token":"x"}`,
 	}
-	for i := range 100 {
+	for i := range 100 * scale {
 		c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
 		if err != nil {
 			b.outcome("websocket", true, "dial refused")
@@ -280,5 +288,5 @@ func TestHostileInputs(t *testing.T) {
 	for kind, whats := range b.unexpectedByKind {
 		t.Errorf("%s: %d not refused: %s", kind, len(whats), strings.Join(whats, "; "))
 	}
-	t.Logf("hostile inputs: %d tried, %d refused; refused by kind %v; peak RSS KiB %v; crashes 0", b.tried, b.refused, b.refusedByKind, b.peakKiB)
+	t.Logf("hostile inputs (scale %d): %d tried, %d refused; refused by kind %v; peak RSS KiB %v; crashes 0", scale, b.tried, b.refused, b.refusedByKind, b.peakKiB)
 }
