@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -230,7 +231,7 @@ func (s *Stack) Env() []string {
 		"KAFKA_TOPIC=" + c.Topic,
 		"DATABASE_URL=" + c.DatabaseURL,
 		"STRIPE_SECRET_KEY=" + c.StripeSecretKey,
-		"STRIPE_PUBLISHABLE_KEY=pk_test_stripeline",
+		"STRIPE_PUBLISHABLE_KEY=" + publishableKey(),
 		"STRIPE_API_BASE=" + c.StripeAPIBase,
 		"STRIPE_WEBHOOK_SECRETS=" + c.WebhookSecret,
 		"API_KEYS=" + c.APIKey,
@@ -244,6 +245,15 @@ func (s *Stack) Env() []string {
 		"NOTIFIER_OPS_ADDR=" + c.OpsAddrs["notifier"],
 	}
 	return append(env, c.Env...)
+}
+
+// publishableKey is STRIPE_PUBLISHABLE_KEY from the environment (make run
+// passes the user's on), or a test one stripe-mock accepts.
+func publishableKey() string {
+	if k := os.Getenv("STRIPE_PUBLISHABLE_KEY"); k != "" {
+		return k
+	}
+	return "pk_test_stripeline"
 }
 
 // serviceSecrets names the secrets each service reads.
