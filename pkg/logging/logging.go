@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 )
@@ -37,8 +38,13 @@ func New(cfg Config, service string, w io.Writer) (*slog.Logger, error) {
 
 // Watermill adapts logger for watermill and watermill-kafka: their Info
 // lines (a handler starting, a subscriber closing) become Debug, their
-// errors stay errors, and each line says it came from watermill.
+// errors stay errors, each line says it came from watermill, and a line
+// repeated within WatermillRepeatEvery is written once (RateLimited).
 func Watermill(logger *slog.Logger) watermill.LoggerAdapter {
-	return watermill.NewSlogLoggerWithLevelMapping(logger.With("component", "watermill"),
+	limited := slog.New(RateLimited(logger.Handler(), WatermillRepeatEvery))
+	return watermill.NewSlogLoggerWithLevelMapping(limited.With("component", "watermill"),
 		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 }
+
+// WatermillRepeatEvery is how often one of watermill's lines may repeat.
+const WatermillRepeatEvery = 10 * time.Second
