@@ -319,6 +319,7 @@ func (c *conn) sendJSON(v any) {
 }
 
 func (c *conn) sendError(code, msg string) {
+	c.srv.refusals.Info("websocket frame refused", "code", code, "reason", msg, "remote_addr", c.ws.RemoteAddr().String())
 	c.send(frame{raw: errorFrame{"error", code, msg}.encode()})
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
@@ -77,9 +78,12 @@ const closeGrace = time.Second
 
 // Server accepts websocket connections on /ws.
 type Server struct {
-	cfg      Config
-	hub      *hub.Hub
-	logger   *slog.Logger
+	cfg    Config
+	hub    *hub.Hub
+	logger *slog.Logger
+	// refusals logs refused connections and frames at info, a line repeated
+	// within refusalLogEvery written once (logging.RateLimited).
+	refusals *slog.Logger
 	upgrader websocket.Upgrader
 
 	mu       sync.Mutex
@@ -89,14 +93,18 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
+// refusalLogEvery is how often one kind of refusal may be logged.
+const refusalLogEvery = 10 * time.Second
+
 // NewServer builds the websocket server.
 func NewServer(cfg Config, h *hub.Hub, logger *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:    cfg,
-		hub:    h,
-		logger: logger,
-		conns:  map[*conn]struct{}{},
+		cfg:      cfg,
+		hub:      h,
+		logger:   logger,
+		refusals: slog.New(logging.RateLimited(logger.Handler(), refusalLogEvery)),
+		conns:    map[*conn]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
 		// The read buffer is ours, readBufferSize bytes (see hijacker): 0
@@ -146,7 +154,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wsc, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.wg.Done()
-		return // the upgrader already answered
+		// The upgrader already answered (a bad origin, not a websocket
+		// handshake).
+		s.refusals.Info("websocket connection refused", "reason", err.Error(), "remote_addr", r.RemoteAddr)
+		return
 	}
 	c := &conn{srv: s, ws: wsc}
 	if hw.br != nil {

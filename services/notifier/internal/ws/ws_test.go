@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -334,5 +335,52 @@ func TestKeepAlive(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // five more intervals: the answering client stays
 	if n := f.srv.Connections(); n != 1 {
 		t.Fatalf("%d connections after pings were answered, want 1", n)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A refused frame is logged at info with its code and reason; the same
+// refusal repeated at once is not logged again.
+func TestRefusalsAreLoggedOnce(t *testing.T) {
+	var logs lockedBuffer
+	h := hub.New(hub.Config{Window: time.Minute})
+	s := NewServer(Config{TokenSecret: secret}, h, slog.New(slog.NewTextHandler(&logs, nil)))
+	ts := httptest.NewServer(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx, time.Second); close(done) }()
+	defer func() { cancel(); <-done; ts.Close() }()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 5 {
+		if err := c.WriteMessage(websocket.TextMessage, []byte("not json")); err != nil {
+			t.Fatal(err)
+		}
+		if f := read(t, c); f.Type != "error" || f.Code != "bad_request" {
+			t.Fatalf("frame %+v, want an error bad_request", f)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "websocket frame refused"); n != 1 || !strings.Contains(out, "level=INFO") || !strings.Contains(out, "code=bad_request") {
+		t.Fatalf("want one info line with the code for five refusals, got %d:\n%s", n, out)
 	}
 }
