@@ -13,13 +13,12 @@ type inner struct {
 }
 
 type helpSettings struct {
-	Addr    string   `env:"HELP_ADDR, default=127.0.0.1:1" help:"where to listen"`
-	Secret  string   `env:"HELP_SECRET, required" help:"a secret"`
-	Keys    []string `env:"HELP_KEYS" help:"keys"`
-	Log     inner
-	Sub     inner  `env:", prefix=SUB_"`
-	Skipped string `env:"-"`
-	plain   int
+	Addr   string   `env:"HELP_ADDR, default=127.0.0.1:1" help:"where to listen"`
+	Secret string   `env:"HELP_SECRET, required" help:"a secret"`
+	Keys   []string `env:"HELP_KEYS" help:"keys"`
+	Log    inner
+	Sub    inner `env:", prefix=SUB_"`
+	plain  int
 }
 
 func (s *helpSettings) Validate() error { return nil }
