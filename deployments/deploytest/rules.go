@@ -1,11 +1,10 @@
 package deploytest
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/stripeline/stripeline/pkg/workspace"
 )
 
 // DesignPorts are the services' ports from docs/design.md ("Ports and settings").
@@ -27,23 +26,9 @@ var OpsPorts = map[string]int{
 	"event-writer":   8083,
 }
 
-// RepoRoot is the directory holding go.work, found from the working directory up.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the folder holding go.work, found from the working directory up
+// (workspace.Root).
+func RepoRoot() (string, error) { return workspace.Root() }
 
 // IsSecret reports whether a setting holds a credential: it must come from a
 // Secret (Kubernetes) or the env file (compose), never from a committed value.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/workspace"
 )
 
 // ProcessConfig describes a child process.
@@ -142,23 +144,9 @@ func poll(ctx context.Context, try func() error) error {
 // Services are stripeline's four services, in start order.
 var Services = []string{"event-writer", "notifier", "webhook-ingest", "api"}
 
-// WorkspaceRoot finds the folder holding go.work, from the working directory up.
-func WorkspaceRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.work not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// WorkspaceRoot is the folder holding go.work, found from the working directory up
+// (workspace.Root).
+func WorkspaceRoot() (string, error) { return workspace.Root() }
 
 // BuildServices compiles the four services (and the extra packages given, as
 // import paths) into dir.

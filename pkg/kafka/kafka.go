@@ -26,8 +26,8 @@ const (
 
 // Config is the broker part of every service's settings.
 type Config struct {
-	Brokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092"`
-	Topic   string   `env:"KAFKA_TOPIC, default=stripe.events.v1"`
+	Brokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092" help:"Kafka broker addresses (host:port), comma-separated"`
+	Topic   string   `env:"KAFKA_TOPIC, default=stripe.events.v1" help:"the events topic; the poison topic is its name with the poison suffix"`
 }
 
 // PoisonTopic is where messages that cannot be stored go.

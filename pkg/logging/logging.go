@@ -13,8 +13,8 @@ import (
 
 // Config is the logging part of every service's settings.
 type Config struct {
-	Level  string `env:"LOG_LEVEL, default=info"`
-	Format string `env:"LOG_FORMAT, default=json"`
+	Level  string `env:"LOG_LEVEL, default=info" help:"the least severe log level written: debug, info, warn or error"`
+	Format string `env:"LOG_FORMAT, default=json" help:"log line format on stderr: json or text"`
 }
 
 // New builds a logger writing to w, tagged with the service name.

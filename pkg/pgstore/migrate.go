@@ -28,7 +28,7 @@ const migrationLock int64 = 0x7374726970656c
 
 // Config is the database part of a service's settings.
 type Config struct {
-	URL string `env:"DATABASE_URL, default=postgres://postgres@127.0.0.1:5432/stripeline?sslmode=disable"`
+	URL string `env:"DATABASE_URL, default=postgres://postgres@127.0.0.1:5432/stripeline?sslmode=disable" help:"PostgreSQL connection URL (postgres://user:password@host:port/db?sslmode=…) of the events table"`
 }
 
 type migration struct {

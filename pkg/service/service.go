@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 // Settings is a service's configuration struct, whose env tags name its
@@ -70,18 +72,35 @@ func envName(t reflect.Type, field string) string {
 // shutdown) or when it fails; logs go to logOut.
 type Run[C any] func(ctx context.Context, cfg C, logOut io.Writer) error
 
-// Main runs a service process and exits with its status.
-func Main[C any, P Settings[C]](name string, run Run[C]) {
+// Main runs a service process and exits with its status. -h, -help or
+// --help anywhere in its arguments prints h and every setting the service
+// reads (WriteHelp) instead, and exits 0.
+func Main[C any, P Settings[C]](h Help, run Run[C]) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Exec[C, P](ctx, h, os.Args[1:], os.Stdout, os.Stderr, run)
+	stop()
+	os.Exit(code)
+}
+
+// Exec is Main without the process: it answers help in args on stdout, or
+// loads the settings and runs the service, logging to stderr, and returns
+// the exit status.
+func Exec[C any, P Settings[C]](ctx context.Context, h Help, args []string, stdout, stderr io.Writer, run Run[C]) int {
+	if cli.IsHelp(args) {
+		if err := WriteHelp[C](stdout, h); err != nil {
+			return 1
+		}
+		return 0
+	}
 	cfg, err := Load[C, P](ctx)
 	if err == nil {
-		err = run(ctx, cfg, os.Stderr)
+		err = run(ctx, cfg, stderr)
 	}
-	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "%s: %v\n", h.Name, err)
+		return 1
 	}
+	return 0
 }
 
 // DefaultGCPercent sets the GC's GOGC to percent unless the environment sets

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/bench"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
@@ -40,6 +42,7 @@ func realMain(ctx context.Context) error {
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the generated events")
 	partitions := flag.Int("partitions", 6, "partitions of the events topic (docker-compose.yml's KAFKA_PARTITIONS default)")
 	only := flag.String("only", "", "comma-separated steps to measure, of "+strings.Join(bench.Steps, ", ")+"; empty measures all (use another -out: results.json holds only what ran)")
+	cli.Usage(flag.CommandLine, os.Args[1:], "stripeline-bench is make bench: the pipeline's figures, each beside its ceiling measured in the same run.\n\nusage: stripeline-bench [flags]")
 	flag.Parse()
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -19,12 +20,17 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/chaos"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	failed, err := realMain(ctx, os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the usage is printed
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stripeline-chaos:", err)
 		os.Exit(2)
@@ -36,6 +42,10 @@ func main() {
 
 func realMain(ctx context.Context, args []string) (failed bool, err error) {
 	fs := flag.NewFlagSet("stripeline-chaos", flag.ContinueOnError)
+	cli.Usage(fs, args, "stripeline-chaos is the fault suite (make chaos): the pipeline as separate processes, a steady stream of\n"+
+		"signed webhooks, websocket subscribers and, on a schedule drawn from -seed, SIGKILLs, a broker restart, a PostgreSQL\n"+
+		"outage and duplicate deliveries. It prints a table and exits 1 when a check fails (docs/chaos.md).\n\n"+
+		"usage: stripeline-chaos [flags]")
 	small := fs.Bool("small", false, "start from the small configuration (the one make test runs) instead of the full one")
 	seed := fs.Uint64("seed", 0, "seed of the events and the fault schedule (0: a random one, printed)")
 	data := fs.String("data", ".data/chaos", "folder for binaries, the broker's data and the logs")

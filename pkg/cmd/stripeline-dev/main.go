@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,20 +19,35 @@ import (
 	"syscall"
 
 	"github.com/stripeline/stripeline/pkg/devstack"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := realMain(ctx, os.Args[1:]); err != nil {
+	if err := realMain(ctx, os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "stripeline-dev:", err)
 		os.Exit(1)
 	}
 }
 
+const usage = `stripeline-dev runs the whole pipeline on this machine (make run): the embedded broker, stripe-mock,
+the database and the four services.
+
+usage:
+  stripeline-dev run    [-data .data]             the pipeline, until Ctrl-C
+  stripeline-dev broker [-addr] [-data] [-partitions] only the embedded broker
+
+stripeline-dev <command> -h lists the command's flags.`
+
 func realMain(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: stripeline-dev run|broker [flags]")
+		return fmt.Errorf("no command\n%s", usage)
+	}
+	if cli.IsHelp(args[:1]) {
+		fmt.Println(usage)
+		return nil
 	}
 	switch args[0] {
 	case "run":
@@ -45,6 +61,7 @@ func realMain(ctx context.Context, args []string) error {
 
 func broker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	cli.Usage(fs, args, "stripeline-dev broker runs only the embedded broker, until Ctrl-C.\n\nusage: stripeline-dev broker [flags]")
 	addr := fs.String("addr", "127.0.0.1:9092", "listen address")
 	data := fs.String("data", "", "data folder (empty: in memory)")
 	partitions := fs.Int("partitions", 4, "partitions of the seeded topics")
@@ -72,6 +89,7 @@ func env(key, def string) string {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cli.Usage(fs, args, "stripeline-dev run runs the whole pipeline on this machine, until Ctrl-C.\n\nusage: stripeline-dev run [flags]")
 	data := fs.String("data", ".data", "folder for the broker's data, binaries and logs (git-ignored)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,22 +22,45 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := realMain(ctx, os.Args[1:]); err != nil {
+	if err := realMain(ctx, os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "stripeline-load:", err)
 		os.Exit(1)
 	}
 }
 
-func realMain(ctx context.Context, args []string) error {
+const usage = `stripeline-load sends realistic, signed Stripe traffic to any stripeline deployment and reports what it
+sent and what came back, as one JSON object on stdout (a readable line goes to stderr).
+
+usage:
+  stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
+  stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
+  stripeline-load connections --ws W [--token-secret T] --n N   (holds N idle subscribed connections until stdin closes or SIGTERM)
+  stripeline-load charges     --url U [--api-key K] [--direct] [--concurrency N] [--duration D]
+
+stripeline-load <command> -h lists the flags.`
+
+func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: stripeline-load webhooks|e2e|connections|charges [flags] (-h for flags)")
+		return fmt.Errorf("no command\n%s", usage)
+	}
+	if cli.IsHelp(args[:1]) {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "webhooks", "e2e", "connections", "charges":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	cli.Usage(fs, args, "stripeline-load "+args[0]+": see stripeline-load -h for the commands.\n\nusage: stripeline-load "+args[0]+" [flags]")
 	var (
 		url         = fs.String("url", "http://127.0.0.1:8081/webhooks/stripe", "webhook endpoint (webhooks, e2e) or charge route (charges)")
 		secret      = fs.String("secret", os.Getenv("STRIPE_WEBHOOK_SECRET"), "webhook signing secret (default $STRIPE_WEBHOOK_SECRET)")

@@ -9,5 +9,11 @@ import (
 )
 
 func main() {
-	service.Main[config.Config]("api", app.Run)
+	service.Main[config.Config](help, app.Run)
+}
+
+// help is what -h and --help print above the settings.
+var help = service.Help{
+	Name:  "api",
+	About: "charges cards through Stripe and tells clients how to follow the payment over the notifier's websocket.",
 }

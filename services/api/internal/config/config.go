@@ -17,72 +17,72 @@ import (
 
 // Config is every setting of the api.
 type Config struct {
-	Addr string `env:"API_ADDR, default=127.0.0.1:8080"`
+	Addr string `env:"API_ADDR, default=127.0.0.1:8080" help:"listen address of the payment routes"`
 	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
 	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
 	// container sets 0.0.0.0:9080 so that probes and scrapers reach it.
-	OpsAddr  string `env:"API_OPS_ADDR, default=127.0.0.1:9080"`
+	OpsAddr  string `env:"API_OPS_ADDR, default=127.0.0.1:9080" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9080 in a container"`
 	Log      logging.Config
 	Database pgstore.Config
 
 	// StripeSecretKey is an sk_ or rk_ key of at least secret.MinStripeKey
 	// characters, no placeholder (secret.Check).
-	StripeSecretKey      string `env:"STRIPE_SECRET_KEY"`
-	StripePublishableKey string `env:"STRIPE_PUBLISHABLE_KEY"`
-	StripeCurrency       string `env:"STRIPE_CURRENCY, default=usd"`
+	StripeSecretKey      string `env:"STRIPE_SECRET_KEY" help:"Stripe secret (sk_…) or restricted (rk_…) key the api charges with; required"`
+	StripePublishableKey string `env:"STRIPE_PUBLISHABLE_KEY" help:"Stripe publishable key (pk_…) served to browsers by GET /Stripe/config; never a secret key"`
+	StripeCurrency       string `env:"STRIPE_CURRENCY, default=usd" help:"the 3-letter ISO currency of a request that names none"`
 	// StripeCurrencies is the allow-list a request's currency must be in;
 	// empty means only StripeCurrency.
-	StripeCurrencies []string `env:"STRIPE_CURRENCIES"`
+	StripeCurrencies []string `env:"STRIPE_CURRENCIES" help:"comma-separated currencies a request may use; empty allows only STRIPE_CURRENCY"`
 	// StripeAPIBase is Stripe's API or a compatible server such as stripe-mock.
-	StripeAPIBase string `env:"STRIPE_API_BASE, default=https://api.stripe.com"`
+	StripeAPIBase string `env:"STRIPE_API_BASE, default=https://api.stripe.com" help:"Stripe's API, or a compatible server such as stripe-mock"`
 	// StripeTimeout bounds one call to Stripe, retries included; past it the
 	// client gets a 504. A request makes one call, so it is also about the
 	// longest a handler takes: WriteTimeout must exceed it.
-	StripeTimeout time.Duration `env:"STRIPE_TIMEOUT, default=30s"`
+	StripeTimeout time.Duration `env:"STRIPE_TIMEOUT, default=30s" help:"bounds one call to Stripe, retries included; past it the client gets a 504 (API_WRITE_TIMEOUT must exceed it)"`
 
 	// APIKeys are the keys clients present in X-API-Key or the Backendless
 	// path. Required unless AuthDisabled says, explicitly, to serve without;
 	// each passes secret.Check (at least secret.MinAPIKey characters).
-	APIKeys      []string `env:"API_KEYS"`
-	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false"`
+	APIKeys      []string `env:"API_KEYS" help:"comma-separated keys clients send in X-API-Key; required unless API_AUTH_DISABLED=true"`
+	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false" help:"true serves without API keys (local use only)"`
 	// CORSOrigins are the browser origins allowed to call the api; "*" is any.
-	CORSOrigins []string `env:"API_CORS_ORIGINS"`
+	CORSOrigins []string `env:"API_CORS_ORIGINS" help:"comma-separated browser origins allowed to call the api; * is any"`
 	// EventsRequireToken makes GET /Stripe/events ask, besides the API key,
 	// for the subscription token of the transaction it reads.
-	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true"`
+	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events asks, besides the API key, for the subscription token of the transaction it reads"`
 
 	// SubscriptionTokenSecret signs subscription tokens, which the notifier
 	// verifies with the same value: at least secret.MinTokenSecret characters.
-	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET"`
-	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h"`
+	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET" help:"signs the subscription tokens the notifier verifies (the same value there); required"`
+	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h" help:"how long a subscription token stays valid"`
 
 	// The HTTP server's limits (pkg/httpserver.Limits; the defaults are
 	// DefaultLimits'). ReadTimeout bounds reading a whole request, header
 	// and body, from its start.
-	ReadTimeout time.Duration `env:"API_READ_TIMEOUT, default=30s"`
+	ReadTimeout time.Duration `env:"API_READ_TIMEOUT, default=30s" help:"bounds reading a whole request, header and body, from its start"`
 	// WriteTimeout bounds the rest, from the end of the header: the handler,
 	// its Stripe call (StripeTimeout) and the answer, so it must exceed
 	// StripeTimeout.
-	WriteTimeout time.Duration `env:"API_WRITE_TIMEOUT, default=60s"`
+	WriteTimeout time.Duration `env:"API_WRITE_TIMEOUT, default=60s" help:"bounds the rest of a request from the end of its header: the handler, its Stripe call and the answer; must exceed STRIPE_TIMEOUT"`
 	// IdleTimeout bounds a kept-alive connection's wait for its next request.
-	IdleTimeout time.Duration `env:"API_IDLE_TIMEOUT, default=2m"`
+	IdleTimeout time.Duration `env:"API_IDLE_TIMEOUT, default=2m" help:"bounds a kept-alive connection's wait for its next request"`
 	// MaxConnections bounds the connections served at once; the next waits
 	// in the kernel's accept queue until one closes.
-	MaxConnections int `env:"API_MAX_CONNECTIONS, default=4096"`
+	MaxConnections int `env:"API_MAX_CONNECTIONS, default=4096" help:"the most connections served at once; the next waits in the kernel's accept queue until one closes"`
 
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s" help:"how long a stopping service (SIGINT, SIGTERM) may take to finish the work in flight before it exits"`
 
 	// Rate limits of the payment routes against card testing (docs/security.md):
 	// requests per second and burst, per API key and per client address; a
 	// rate of 0 turns that limit off.
-	RatePerKey       float64 `env:"API_RATE_PER_KEY_RPS, default=20"`
-	RatePerKeyBurst  int     `env:"API_RATE_PER_KEY_BURST, default=40"`
-	RatePerAddr      float64 `env:"API_RATE_PER_ADDRESS_RPS, default=2"`
-	RatePerAddrBurst int     `env:"API_RATE_PER_ADDRESS_BURST, default=10"`
+	RatePerKey       float64 `env:"API_RATE_PER_KEY_RPS, default=20" help:"payment requests per second allowed per API key; 0 turns the limit off"`
+	RatePerKeyBurst  int     `env:"API_RATE_PER_KEY_BURST, default=40" help:"burst of payment requests allowed per API key"`
+	RatePerAddr      float64 `env:"API_RATE_PER_ADDRESS_RPS, default=2" help:"payment requests per second allowed per client address; 0 turns the limit off"`
+	RatePerAddrBurst int     `env:"API_RATE_PER_ADDRESS_BURST, default=10" help:"burst of payment requests allowed per client address"`
 	// TrustedProxies are CIDRs (or addresses) of the proxies in front of the
 	// api: only from them is X-Forwarded-For believed. Empty: the client
 	// address is the TCP peer's.
-	TrustedProxies []string `env:"API_TRUSTED_PROXIES, default="`
+	TrustedProxies []string `env:"API_TRUSTED_PROXIES, default=" help:"comma-separated CIDRs or addresses of the proxies in front whose X-Forwarded-For is believed; empty: the TCP peer is the client"`
 }
 
 // Validate reports every setting that cannot work. No message quotes a

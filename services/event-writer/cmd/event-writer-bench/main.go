@@ -20,6 +20,8 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/services/event-writer/drainbench"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
@@ -40,6 +42,7 @@ func realMain(ctx context.Context) error {
 	flag.IntVar(&cfg.Transactions, "transactions", 3, "EVENT_WRITER_TRANSACTIONS")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cli.Usage(flag.CommandLine, os.Args[1:], "event-writer-bench measures event-writer's backlog drain against a bare COPY of the same rows and prints both rates.\nWithout -brokers it starts the embedded broker in a temporary folder.\n\nusage: event-writer-bench [flags]")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

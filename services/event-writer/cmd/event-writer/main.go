@@ -21,7 +21,14 @@ import (
 )
 
 func main() {
-	service.Main[config.Config]("event-writer", func(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	service.Main[config.Config](help, func(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return app.Main(ctx, cfg, os.Args[1:], logOut)
 	})
+}
+
+// help is what -h and --help print above the settings.
+var help = service.Help{
+	Name:     "event-writer",
+	About:    "stores every Stripe event from Kafka in PostgreSQL, exactly once per event id.",
+	Commands: app.Usage(),
 }

@@ -39,6 +39,9 @@ const usage = `usage:
   event-writer redrive [--reason not_an_event|unstorable|handler_panic] [--from <RFC 3339>] [--dry-run]
                                     send the poison topic's messages back to the events topic, then exit`
 
+// Usage is the commands' usage, for -h.
+func Usage() string { return usage }
+
 // Main runs the subcommand in args: none (consume), "migrate", "replay" or
 // "redrive".
 func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Writer) error {

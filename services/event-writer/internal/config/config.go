@@ -18,45 +18,45 @@ type Config struct {
 	// /readyz and /metrics (pkg/httpserver.OpsHandler) here, and there is no
 	// EVENT_WRITER_OPS_ADDR. Loopback by default, like every ops address; a
 	// container sets 0.0.0.0:8083 so that probes and scrapers reach it.
-	Addr     string `env:"EVENT_WRITER_ADDR, default=127.0.0.1:8083"`
+	Addr     string `env:"EVENT_WRITER_ADDR, default=127.0.0.1:8083" help:"listen address of /healthz, /readyz and /metrics, its only listener; loopback by default, 0.0.0.0:8083 in a container"`
 	Log      logging.Config
 	Kafka    kafka.Config
 	Database pgstore.Config
 
-	ConsumerGroup string `env:"EVENT_WRITER_GROUP, default=event-writer"`
+	ConsumerGroup string `env:"EVENT_WRITER_GROUP, default=event-writer" help:"Kafka consumer group the writers share"`
 
 	// BatchSize is the most events one transaction takes. The messages in
 	// flight, one per partition the instance holds, share a transaction
 	// (group commit), so it binds only with more partitions than that.
-	BatchSize int `env:"EVENT_WRITER_BATCH_SIZE, default=1000"`
+	BatchSize int `env:"EVENT_WRITER_BATCH_SIZE, default=1000" help:"the most events one transaction stores (1 to 100000)"`
 	// Transactions is how many group-commit transactions may run at once:
 	// while some wait on the database's commit, others take the messages
 	// that came meanwhile (docs/event-writer.md, "Throughput").
-	Transactions int `env:"EVENT_WRITER_TRANSACTIONS, default=3"`
+	Transactions int `env:"EVENT_WRITER_TRANSACTIONS, default=3" help:"group-commit transactions that may run at once (1 to 64)"`
 
 	// RetryMin and RetryMax bound the backoff of a failed write (database or
 	// poison topic unreachable); it doubles from one to the other.
-	RetryMin time.Duration `env:"EVENT_WRITER_RETRY_MIN, default=100ms"`
-	RetryMax time.Duration `env:"EVENT_WRITER_RETRY_MAX, default=5s"`
+	RetryMin time.Duration `env:"EVENT_WRITER_RETRY_MIN, default=100ms" help:"first backoff after a failed write; it doubles up to EVENT_WRITER_RETRY_MAX"`
+	RetryMax time.Duration `env:"EVENT_WRITER_RETRY_MAX, default=5s" help:"longest backoff between retries of a failed write"`
 
 	// The limits of the ops server of /healthz, /readyz and /metrics
 	// (pkg/httpserver.Limits; the defaults are DefaultLimits').
 	// ReadTimeout bounds reading a whole request from its start.
-	ReadTimeout time.Duration `env:"EVENT_WRITER_READ_TIMEOUT, default=30s"`
+	ReadTimeout time.Duration `env:"EVENT_WRITER_READ_TIMEOUT, default=30s" help:"bounds reading a whole request, header and body, from its start (ops server)"`
 	// WriteTimeout bounds a request's handling and answer, from the end of
 	// its header.
-	WriteTimeout time.Duration `env:"EVENT_WRITER_WRITE_TIMEOUT, default=60s"`
+	WriteTimeout time.Duration `env:"EVENT_WRITER_WRITE_TIMEOUT, default=60s" help:"bounds the rest of a request from the end of its header: handling it and writing the answer (ops server)"`
 	// IdleTimeout bounds a kept-alive connection's wait for its next request.
-	IdleTimeout time.Duration `env:"EVENT_WRITER_IDLE_TIMEOUT, default=2m"`
+	IdleTimeout time.Duration `env:"EVENT_WRITER_IDLE_TIMEOUT, default=2m" help:"bounds a kept-alive connection's wait for its next request (ops server)"`
 	// MaxConnections bounds the connections served at once; the next waits
 	// in the kernel's accept queue until one closes.
-	MaxConnections int `env:"EVENT_WRITER_MAX_CONNECTIONS, default=4096"`
+	MaxConnections int `env:"EVENT_WRITER_MAX_CONNECTIONS, default=4096" help:"the most connections served at once; the next waits in the kernel's accept queue until one closes (ops server)"`
 
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s" help:"how long a stopping service (SIGINT, SIGTERM) may take to finish the work in flight before it exits"`
 
 	// Retention deletes, hourly, the stored events received longer ago than
 	// it (docs/security.md, "Personal data"); 0 keeps them forever.
-	Retention time.Duration `env:"EVENT_WRITER_RETENTION, default=0"`
+	Retention time.Duration `env:"EVENT_WRITER_RETENTION, default=0" help:"deletes, hourly, stored events received longer ago than this (e.g. 2160h); 0 keeps them forever"`
 }
 
 // Validate reports every setting that cannot work.

@@ -15,5 +15,11 @@ func main() {
 	// does (measured in docs/notifier.md, "Slow clients and connection
 	// resources"). GOGC set in the environment wins.
 	service.DefaultGCPercent(50)
-	service.Main[config.Config]("notifier", app.Run)
+	service.Main[config.Config](help, app.Run)
+}
+
+// help is what -h and --help print above the settings.
+var help = service.Help{
+	Name:  "notifier",
+	About: "pushes Stripe events from Kafka to the websocket clients subscribed to their transaction.",
 }

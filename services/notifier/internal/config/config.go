@@ -14,38 +14,38 @@ import (
 
 // Config is every setting of the notifier.
 type Config struct {
-	Addr string `env:"NOTIFIER_ADDR, default=127.0.0.1:8082"`
+	Addr string `env:"NOTIFIER_ADDR, default=127.0.0.1:8082" help:"listen address of the websocket endpoint"`
 	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
 	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
 	// container sets 0.0.0.0:9082 so that probes and scrapers reach it.
-	OpsAddr string `env:"NOTIFIER_OPS_ADDR, default=127.0.0.1:9082"`
+	OpsAddr string `env:"NOTIFIER_OPS_ADDR, default=127.0.0.1:9082" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9082 in a container"`
 	Log     logging.Config
 	Kafka   kafka.Config
 
 	// RequireToken makes every subscription prove, with a token from the api,
 	// that it may follow the transaction. Off only for seed-style clients.
-	RequireToken bool `env:"NOTIFIER_REQUIRE_TOKEN, default=true"`
+	RequireToken bool `env:"NOTIFIER_REQUIRE_TOKEN, default=true" help:"every subscription must carry a subscription token from the api; false only for seed-style clients"`
 	// SubscriptionTokenSecret verifies the tokens; the api signs them with
 	// the same value. With RequireToken, at least secret.MinTokenSecret
 	// characters and no placeholder (secret.Check).
-	SubscriptionTokenSecret string `env:"SUBSCRIPTION_TOKEN_SECRET"`
+	SubscriptionTokenSecret string `env:"SUBSCRIPTION_TOKEN_SECRET" help:"verifies subscription tokens (the api signs them with the same value); required with NOTIFIER_REQUIRE_TOKEN"`
 	// AllowedOrigins are the browser origins allowed to connect; "*" is any,
 	// empty is the notifier's own host only.
-	AllowedOrigins []string `env:"NOTIFIER_ALLOWED_ORIGINS"`
+	AllowedOrigins []string `env:"NOTIFIER_ALLOWED_ORIGINS" help:"comma-separated browser origins allowed to connect; * is any, empty is the notifier's own host only"`
 
 	// Window is how far back a new subscriber's events are replayed, and how
 	// much of the topic a starting instance reads before it is ready.
-	Window         time.Duration `env:"NOTIFIER_WINDOW, default=10m"`
-	WindowMaxBytes int64         `env:"NOTIFIER_WINDOW_MAX_BYTES, default=268435456"`
+	Window         time.Duration `env:"NOTIFIER_WINDOW, default=10m" help:"how far back a new subscriber's events are replayed, and how much of the topic a starting instance reads before it is ready; 0 turns replay off"`
+	WindowMaxBytes int64         `env:"NOTIFIER_WINDOW_MAX_BYTES, default=268435456" help:"the most bytes of events the replay window keeps in memory"`
 
-	SendQueue int `env:"NOTIFIER_SEND_QUEUE, default=256"`
+	SendQueue int `env:"NOTIFIER_SEND_QUEUE, default=256" help:"messages queued per connection before a slow client is dropped"`
 	// WriteTimeout is the deadline of every websocket write (HTTPWriteTimeout
 	// is the HTTP server's).
-	WriteTimeout     time.Duration `env:"NOTIFIER_WRITE_TIMEOUT, default=10s"`
-	PingInterval     time.Duration `env:"NOTIFIER_PING_INTERVAL, default=30s"`
-	MaxFrameBytes    int64         `env:"NOTIFIER_MAX_FRAME_BYTES, default=4096"`
-	MaxSubscriptions int           `env:"NOTIFIER_MAX_SUBSCRIPTIONS, default=100"`
-	MaxUnpinned      int           `env:"NOTIFIER_MAX_UNPINNED, default=10"`
+	WriteTimeout     time.Duration `env:"NOTIFIER_WRITE_TIMEOUT, default=10s" help:"deadline of every websocket write"`
+	PingInterval     time.Duration `env:"NOTIFIER_PING_INTERVAL, default=30s" help:"how often an idle websocket is pinged"`
+	MaxFrameBytes    int64         `env:"NOTIFIER_MAX_FRAME_BYTES, default=4096" help:"largest frame a client may send (at least 256)"`
+	MaxSubscriptions int           `env:"NOTIFIER_MAX_SUBSCRIPTIONS, default=100" help:"the most transactions one connection may follow"`
+	MaxUnpinned      int           `env:"NOTIFIER_MAX_UNPINNED, default=10" help:"the most subscriptions per connection without a transaction pinned by a token"`
 
 	// The HTTP server's limits (pkg/httpserver.Limits), under NOTIFIER_HTTP_
 	// because NOTIFIER_WRITE_TIMEOUT is the websocket's. The timeouts bound
@@ -53,13 +53,13 @@ type Config struct {
 	// httpserver.OpsLimits): a hijacked websocket keeps
 	// no server deadline (gorilla clears them). Defaults: DefaultLimits'.
 	// HTTPReadTimeout bounds reading a whole request from its start.
-	HTTPReadTimeout time.Duration `env:"NOTIFIER_HTTP_READ_TIMEOUT, default=30s"`
+	HTTPReadTimeout time.Duration `env:"NOTIFIER_HTTP_READ_TIMEOUT, default=30s" help:"bounds reading a whole request, header and body, from its start"`
 	// HTTPWriteTimeout bounds a request's handling and answer, from the end
 	// of its header.
-	HTTPWriteTimeout time.Duration `env:"NOTIFIER_HTTP_WRITE_TIMEOUT, default=60s"`
+	HTTPWriteTimeout time.Duration `env:"NOTIFIER_HTTP_WRITE_TIMEOUT, default=60s" help:"bounds the rest of a request from the end of its header: handling it and writing the answer"`
 	// HTTPIdleTimeout bounds a kept-alive connection's wait for its next
 	// request (not a websocket's: NOTIFIER_PING_INTERVAL keeps those).
-	HTTPIdleTimeout time.Duration `env:"NOTIFIER_HTTP_IDLE_TIMEOUT, default=2m"`
+	HTTPIdleTimeout time.Duration `env:"NOTIFIER_HTTP_IDLE_TIMEOUT, default=2m" help:"bounds a kept-alive connection's wait for its next request"`
 	// MaxConnections bounds the connections served at once, websockets
 	// included: each subscribed client holds one for as long as it stays
 	// (make bench holds 10,000), so far more than DefaultLimits' 4,096. It
@@ -68,9 +68,9 @@ type Config struct {
 	// net/http retries in a loop, and the Kafka client cannot dial a
 	// broker. 17,000 keeps 3,000 descriptors for the rest. Where the limit
 	// is higher, raise both.
-	MaxConnections int `env:"NOTIFIER_HTTP_MAX_CONNECTIONS, default=17000"`
+	MaxConnections int `env:"NOTIFIER_HTTP_MAX_CONNECTIONS, default=17000" help:"the most connections served at once, websockets included; keep it below the process's file descriptor limit"`
 
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s" help:"how long a stopping service (SIGINT, SIGTERM) may take to finish the work in flight before it exits"`
 }
 
 // Validate reports every setting that cannot work.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
@@ -37,6 +39,7 @@ func run(ctx context.Context) error {
 	flag.BoolVar(&cfg.Floors, "floors", false, "also measure the HTTP floor and the HTTP + produce floor (bench/floor.go)")
 	flag.IntVar(&cfg.SilentSockets, "silent-sockets", 300, "first measure the memory that many silent connections declaring 1 MiB bodies cost (bench/memory.go); 0 skips it")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ingest measurement to this file")
+	cli.Usage(flag.CommandLine, os.Args[1:], "ingest-bench prints webhook-ingest's throughput and latency next to a bare Sarama producer's and its own Publisher's\nagainst the same broker, and what silent connections cost it in memory. Without -brokers it starts an embedded broker.\n\nusage: ingest-bench [flags]")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

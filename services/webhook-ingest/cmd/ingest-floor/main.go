@@ -20,6 +20,8 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/services/webhook-ingest/bench"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
 func main() {
@@ -33,6 +35,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:8091", "listen address")
 	brokers := flag.String("brokers", "", "comma-separated brokers: serve the produce floor; empty serves the HTTP floor")
 	topic := flag.String("topic", "bench.floor", "the produce floor's topic")
+	cli.Usage(flag.CommandLine, os.Args[1:], "ingest-floor serves one of webhook-ingest's floors for make bench: with -brokers the produce floor\n(every body produced, 200 once acknowledged), without it the HTTP floor (200 at once). It stops on SIGINT or SIGTERM.\n\nusage: ingest-floor [flags]")
 	flag.Parse()
 
 	var handler http.Handler = http.HandlerFunc(bench.AnswerOnly)

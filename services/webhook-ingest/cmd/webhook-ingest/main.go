@@ -15,5 +15,11 @@ func main() {
 	// few MB for less GC CPU (docs/decisions.md, "GOGC per service"). GOGC
 	// set in the environment wins.
 	service.DefaultGCPercent(400)
-	service.Main[config.Config]("webhook-ingest", app.Run)
+	service.Main[config.Config](help, app.Run)
+}
+
+// help is what -h and --help print above the settings.
+var help = service.Help{
+	Name:  "webhook-ingest",
+	About: "verifies Stripe webhooks and puts them on Kafka, answering Stripe only once the broker has them.",
 }

@@ -14,43 +14,43 @@ import (
 
 // Config is every setting of webhook-ingest.
 type Config struct {
-	Addr string `env:"WEBHOOK_INGEST_ADDR, default=127.0.0.1:8081"`
+	Addr string `env:"WEBHOOK_INGEST_ADDR, default=127.0.0.1:8081" help:"listen address of the webhook endpoint"`
 	// OpsAddr is the ops listener: /healthz, the detailed /readyz and
 	// /metrics (pkg/httpserver.OpsHandler). Loopback by default; a
 	// container sets 0.0.0.0:9081 so that probes and scrapers reach it.
-	OpsAddr string `env:"WEBHOOK_INGEST_OPS_ADDR, default=127.0.0.1:9081"`
+	OpsAddr string `env:"WEBHOOK_INGEST_OPS_ADDR, default=127.0.0.1:9081" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9081 in a container"`
 	Log     logging.Config
 	Kafka   kafka.Config
 
 	// WebhookSecrets are the endpoint's signing secrets (whsec_…); more than
 	// one while a secret is being rolled. Each must pass secret.Check: no
 	// placeholder, at least secret.MinWebhookSecret characters.
-	WebhookSecrets []string      `env:"STRIPE_WEBHOOK_SECRETS"`
-	Tolerance      time.Duration `env:"WEBHOOK_TOLERANCE, default=300s"`
-	MaxBody        int64         `env:"WEBHOOK_MAX_BODY_BYTES, default=1048576"`
-	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+	WebhookSecrets []string      `env:"STRIPE_WEBHOOK_SECRETS" help:"the endpoint's signing secrets (whsec_…), comma-separated; more than one while a secret is rolled; required"`
+	Tolerance      time.Duration `env:"WEBHOOK_TOLERANCE, default=300s" help:"the most a signature's timestamp may differ from now before the webhook is refused"`
+	MaxBody        int64         `env:"WEBHOOK_MAX_BODY_BYTES, default=1048576" help:"largest webhook body taken; a bigger one is refused"`
+	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s" help:"how long to wait for the broker's acknowledgement before answering Stripe with an error"`
 	// KafkaMaxMessageBytes is the topic's max.message.bytes: the largest
 	// record batch the broker takes, so also the largest event (body and
 	// headers). The default is just under Kafka's 1,048,588.
-	KafkaMaxMessageBytes int `env:"KAFKA_MAX_MESSAGE_BYTES, default=1000012"`
+	KafkaMaxMessageBytes int `env:"KAFKA_MAX_MESSAGE_BYTES, default=1000012" help:"the topic's max.message.bytes: the largest event, body and headers, the broker takes"`
 
 	// The HTTP server's limits (pkg/httpserver.Limits). A webhook is a few
 	// KB and Stripe waits up to 30 s for an answer.
 	// ReadTimeout bounds a whole request, header and body, from the
 	// connection's first byte (or its opening): a sender that stalls is
 	// cut off and gets no answer.
-	ReadTimeout time.Duration `env:"WEBHOOK_READ_TIMEOUT, default=10s"`
+	ReadTimeout time.Duration `env:"WEBHOOK_READ_TIMEOUT, default=10s" help:"bounds a whole request, header and body, from the connection's first byte; a stalled sender is cut off"`
 	// WriteTimeout bounds the rest, from the end of the header: the body,
 	// the checks, the broker's acknowledgement (PUBLISH_TIMEOUT) and the
 	// answer, so it must exceed PublishTimeout.
-	WriteTimeout time.Duration `env:"WEBHOOK_WRITE_TIMEOUT, default=10s"`
+	WriteTimeout time.Duration `env:"WEBHOOK_WRITE_TIMEOUT, default=10s" help:"bounds the rest from the end of the header: the body, the checks, the broker's acknowledgement and the answer; must exceed PUBLISH_TIMEOUT"`
 	// IdleTimeout bounds a kept-alive connection's wait for its next request.
-	IdleTimeout time.Duration `env:"WEBHOOK_IDLE_TIMEOUT, default=2m"`
+	IdleTimeout time.Duration `env:"WEBHOOK_IDLE_TIMEOUT, default=2m" help:"bounds a kept-alive connection's wait for its next request"`
 	// MaxConnections bounds the connections served at once; the next waits
 	// in the kernel's accept queue until one closes.
-	MaxConnections int `env:"WEBHOOK_MAX_CONNECTIONS, default=4096"`
+	MaxConnections int `env:"WEBHOOK_MAX_CONNECTIONS, default=4096" help:"the most connections served at once; the next waits in the kernel's accept queue until one closes"`
 
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s" help:"how long a stopping service (SIGINT, SIGTERM) may take to finish the work in flight before it exits"`
 }
 
 // Validate reports every setting that cannot work.
