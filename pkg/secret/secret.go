@@ -7,6 +7,7 @@ package secret
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -67,4 +68,24 @@ func Check(name, value string, minLen int) error {
 		return fmt.Errorf("%s is too short to be secret: %d characters, at least %d (see .env.example to generate one)", name, len(value), minLen)
 	}
 	return nil
+}
+
+// Names are the settings that hold secrets: logs never show their values.
+var Names = []string{"STRIPE_SECRET_KEY", "API_KEYS", "SUBSCRIPTION_TOKEN_SECRET", "STRIPE_WEBHOOK_SECRETS"}
+
+// Masked is value as a log may show it: a secret setting's value is
+// reduced to whether it is set, a URL's password to xxxxx.
+func Masked(name, value string) string {
+	if slices.Contains(Names, name) {
+		if value == "" {
+			return ""
+		}
+		return "(set)"
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return value
 }
