@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -33,13 +34,13 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return httpserver.ServeWithOps(ctx, ln, Handler(cfg, pool, logger), cfg.Limits(), cfg.OpsAddr, Ops(pool, logger), cfg.ShutdownGrace, logger)
+	return httpserver.ServeWithOps(ctx, ln, Handler(cfg, pool, logger), cfg.Limits(), cfg.OpsAddr, Ops(pool, prometheus.DefaultGatherer, logger), cfg.ShutdownGrace, logger)
 }
 
 // Ops is the api's ops port (API_OPS_ADDR): /healthz, /readyz (the
 // database) and /metrics.
-func Ops(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
-	return httpserver.OpsHandler(map[string]httpserver.Check{"database": pool.Ping}, logger)
+func Ops(pool *pgxpool.Pool, metrics prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	return httpserver.OpsHandler(map[string]httpserver.Check{"database": pool.Ping}, metrics, logger)
 }
 
 // Handler is the api's public HTTP surface: its routes, a bare /healthz,

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
@@ -59,7 +61,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 
 	// The refusals are counted on the ops listener's /metrics.
-	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), nil))
+	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), prometheus.DefaultGatherer, nil))
 	defer ops.Close()
 	resp, err := http.Get(ops.URL + "/metrics")
 	if err != nil {
