@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 )
@@ -39,8 +41,14 @@ const readyTimeout = 2 * time.Second
 //     user, host or broker) go to logger, when a check's state changes and
 //     at most once a minute while it keeps failing, so a probe every few
 //     seconds does not flood the log;
-//   - GET /metrics: Prometheus, the default registry.
-func OpsHandler(checks map[string]Check, logger *slog.Logger) http.Handler {
+//   - GET /metrics: Prometheus, what metrics gathers: the service's own
+//     registry (NewRegistry), never the global default one, so that two
+//     services in one process each export their own series. A nil metrics
+//     serves an empty registry.
+func OpsHandler(checks map[string]Check, metrics prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	if metrics == nil {
+		metrics = prometheus.NewRegistry()
+	}
 	names := make([]string, 0, len(checks))
 	for name := range checks {
 		names = append(names, name)
@@ -71,8 +79,20 @@ func OpsHandler(checks map[string]Check, logger *slog.Logger) http.Handler {
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failed": failed})
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// NewRegistry is a service's metrics registry: the Go runtime's and the
+// process's collectors, to which the service's packages add their own
+// instruments (each a NewMetrics(reg) of theirs). OpsHandler serves it.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
 }
 
 // readyLogEvery is how often a check that keeps failing is logged again.

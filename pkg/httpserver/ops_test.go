@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type syncBuffer struct {
@@ -60,7 +62,7 @@ func TestReadyzNamesFailedChecksAndLogsTheirErrors(t *testing.T) {
 			}
 			return nil
 		},
-	}, slog.New(slog.NewTextHandler(logs, nil))))
+	}, nil, slog.New(slog.NewTextHandler(logs, nil))))
 	defer srv.Close()
 
 	if code, _ := get(t, srv.URL+"/healthz"); code != http.StatusOK {
@@ -102,6 +104,38 @@ func TestReadyzNamesFailedChecksAndLogsTheirErrors(t *testing.T) {
 	}
 }
 
+// /metrics serves the registry it is given, and only it: two handlers on
+// two registries export their own values.
+func TestMetricsServesTheGivenRegistry(t *testing.T) {
+	var bodies []string
+	for i, v := range []float64{3, 7} {
+		reg := NewRegistry()
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "ops_test_total", Help: "A test counter."})
+		reg.MustRegister(c)
+		c.Add(v)
+		srv := httptest.NewServer(OpsHandler(nil, reg, nil))
+		code, body := get(t, srv.URL+"/metrics")
+		srv.Close()
+		if code != http.StatusOK {
+			t.Fatalf("registry %d: /metrics = %d", i, code)
+		}
+		if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_") {
+			t.Errorf("registry %d: /metrics lacks the Go or process collector", i)
+		}
+		bodies = append(bodies, body)
+	}
+	if !strings.Contains(bodies[0], "ops_test_total 3\n") || !strings.Contains(bodies[1], "ops_test_total 7\n") {
+		t.Fatalf("each handler should export its own registry's value:\n%s\n---\n%s", bodies[0], bodies[1])
+	}
+	// The default registry is not served.
+	prometheus.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "ops_test_default_total", Help: "On the default registry."}))
+	srv := httptest.NewServer(OpsHandler(nil, NewRegistry(), nil))
+	defer srv.Close()
+	if _, body := get(t, srv.URL+"/metrics"); strings.Contains(body, "ops_test_default_total") {
+		t.Fatal("/metrics serves the default registry")
+	}
+}
+
 // The public port's Health answers a bare /healthz and nothing of ops.
 func TestHealthIsBare(t *testing.T) {
 	mux := http.NewServeMux()
@@ -135,7 +169,7 @@ func TestServeWithOps(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- ServeWithOps(ctx, ln, pub, DefaultLimits(), opsAddr, OpsHandler(nil, nil), time.Second, slog.New(slog.DiscardHandler))
+		done <- ServeWithOps(ctx, ln, pub, DefaultLimits(), opsAddr, OpsHandler(nil, nil, nil), time.Second, slog.New(slog.DiscardHandler))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -29,22 +30,37 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
+	reg := httpserver.NewRegistry()
+	h, err := Handler(cfg, pool, reg, logger)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	return httpserver.ServeWithOps(ctx, ln, Handler(cfg, pool, logger), cfg.Limits(), cfg.OpsAddr, Ops(pool, logger), cfg.ShutdownGrace, logger)
+	return httpserver.ServeWithOps(ctx, ln, h, cfg.Limits(), cfg.OpsAddr, Ops(pool, reg, logger), cfg.ShutdownGrace, logger)
 }
 
 // Ops is the api's ops port (API_OPS_ADDR): /healthz, /readyz (the
-// database) and /metrics.
-func Ops(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
-	return httpserver.OpsHandler(map[string]httpserver.Check{"database": pool.Ping}, logger)
+// database) and /metrics, what metrics gathers (the registry Handler
+// registered on).
+func Ops(pool *pgxpool.Pool, metrics prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	return httpserver.OpsHandler(map[string]httpserver.Check{"database": pool.Ping}, metrics, logger)
 }
 
 // Handler is the api's public HTTP surface: its routes, a bare /healthz,
-// CORS. /readyz and /metrics are on the ops port (Ops).
-func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
+// CORS. Its metrics are registered on reg; /readyz and /metrics are on the
+// ops port (Ops).
+func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger) (http.Handler, error) {
+	routeMetrics, err := httpapi.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	stripeMetrics, err := payments.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.APIKeys) == 0 {
 		logger.Warn("API_KEYS is empty: API-key authentication is OFF, anyone who reaches this port can charge and read events; set API_KEYS")
 	}
@@ -55,6 +71,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Ha
 		TokenSecret: []byte(cfg.SubscriptionTokenSecret),
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
+		Metrics:     stripeMetrics,
 	})
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{
@@ -68,9 +85,10 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) http.Ha
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
+		Metrics:            routeMetrics,
 	}, svc, eventStore{pool}, logger)
 	httpserver.Health(mux)
-	return httpapi.CORS(cfg.CORSOrigins, mux)
+	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 
 // eventStore reads stripe_events through the pool.

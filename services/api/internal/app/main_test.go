@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/subtoken"
@@ -95,10 +98,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// api is the real handler served over loopback HTTP.
+// api is the real handler served over loopback HTTP; reg is its metrics
+// registry, which Ops serves.
 type api struct {
 	*httptest.Server
 	logs *syncBuffer
+	reg  *prometheus.Registry
 }
 
 func startAPI(t *testing.T, cfg config.Config) *api {
@@ -111,9 +116,14 @@ func startAPI(t *testing.T, cfg config.Config) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler(cfg, testenv.Pool(t, cfg.Database.URL), logger))
+	reg := httpserver.NewRegistry()
+	h, err := Handler(cfg, testenv.Pool(t, cfg.Database.URL), reg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{Server: srv, logs: logs}
+	return &api{Server: srv, logs: logs, reg: reg}
 }
 
 // reply is an HTTP answer read whole.

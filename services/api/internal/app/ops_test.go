@@ -22,7 +22,7 @@ func TestOpsRoutesAreOffThePublicPort(t *testing.T) {
 			t.Errorf("public %s = %d, want 404", p, r.Status)
 		}
 	}
-	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), nil))
+	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), a.reg, nil))
 	defer ops.Close()
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get(ops.URL + p)

@@ -59,7 +59,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 
 	// The refusals are counted on the ops listener's /metrics.
-	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), nil))
+	ops := httptest.NewServer(Ops(testenv.Pool(t, cfg.Database.URL), a.reg, nil))
 	defer ops.Close()
 	resp, err := http.Get(ops.URL + "/metrics")
 	if err != nil {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -110,7 +109,7 @@ func classify(err error) answer {
 	case errors.As(err, &se):
 		return classifyStripe(se)
 	case errors.As(err, &ue):
-		if timedOut(ue.Err) {
+		if payments.TimedOut(ue.Err) {
 			return answer{status: http.StatusGatewayTimeout, body: errorBody{Type: "stripe_unavailable", Code: "stripe_timeout", Message: "Stripe did not answer in time"}}
 		}
 		return answer{status: http.StatusBadGateway, body: errorBody{Type: "stripe_unavailable", Code: "stripe_unreachable", Message: "Stripe could not be reached or did not answer as Stripe"}}
@@ -121,11 +120,6 @@ func classify(err error) answer {
 		return answer{status: 499, body: errorBody{Type: "canceled", Message: "the request was canceled"}}
 	}
 	return answer{status: http.StatusInternalServerError, body: errorBody{Type: "internal", Message: "internal error"}}
-}
-
-func timedOut(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func tokenCode(err error) string {

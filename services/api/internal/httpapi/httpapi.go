@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
@@ -43,6 +45,9 @@ type Config struct {
 	// X-Forwarded-For names the client.
 	PerKey, PerAddr RateLimit
 	TrustedProxies  []netip.Prefix
+	// Metrics are where requests are counted; nil counts on a registry of
+	// its own that nothing serves.
+	Metrics *Metrics
 }
 
 // Handler serves the api's routes.
@@ -54,6 +59,7 @@ type Handler struct {
 	perKey   *limiterSet // nil: no limit
 	perAddr  *limiterSet
 	scrub    scrubber
+	metrics  *Metrics
 	logger   *slog.Logger
 }
 
@@ -90,8 +96,12 @@ func Patterns() []string {
 
 // New registers the api's routes on mux.
 func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Logger) *Handler {
+	if cfg.Metrics == nil {
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
+	}
 	h := &Handler{
-		cfg: cfg, payments: p, events: ev, logger: logger,
+		metrics: cfg.Metrics,
+		cfg:     cfg, payments: p, events: ev, logger: logger,
 		keys: newKeyring(cfg.APIKeys), scrub: newScrubber(cfg.Secrets),
 		perKey: newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
@@ -104,7 +114,7 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 			if !rt.public {
 				serve = h.authenticated(serve)
 			}
-			mux.HandleFunc(rt.method+" "+prefix+rt.path, serve)
+			mux.HandleFunc(rt.method+" "+prefix+rt.path, h.metrics.instrumented(serve))
 		}
 	}
 	return h

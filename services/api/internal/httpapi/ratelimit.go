@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/time/rate"
 )
 
@@ -32,18 +30,6 @@ const maxLimiters = 100_000
 // minIdle is how long an unused limiter is kept at least; it is also kept
 // until its bucket would be full again, so dropping it forgets nothing.
 const minIdle = 3 * time.Minute
-
-// rateLimitedTotal counts the requests refused by a limit, by limit.
-var rateLimitedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "stripeline_api_rate_limited_total",
-	Help: "Payment requests refused with 429 by the api's own rate limits, by limit (api_key, address).",
-}, []string{"limit"})
-
-func init() {
-	for _, l := range []string{scopeKey, scopeAddr} {
-		rateLimitedTotal.WithLabelValues(l)
-	}
-}
 
 const (
 	scopeKey  = "api_key"
@@ -158,14 +144,14 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 		now := time.Now()
 		if h.perAddr != nil {
 			if d := h.perAddr.take(addrKey(clientAddr(r, h.cfg.TrustedProxies)), now); d > 0 {
-				rateLimitedTotal.WithLabelValues(scopeAddr).Inc()
+				h.metrics.RateLimited.WithLabelValues(scopeAddr).Inc()
 				h.fail(w, r, rateError{scopeAddr, d})
 				return
 			}
 		}
 		if h.perKey != nil {
 			if d := h.perKey.take(keyID(r), now); d > 0 {
-				rateLimitedTotal.WithLabelValues(scopeKey).Inc()
+				h.metrics.RateLimited.WithLabelValues(scopeKey).Inc()
 				h.fail(w, r, rateError{scopeKey, d})
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
@@ -69,6 +70,7 @@ type Service struct {
 	tokenSecret []byte
 	tokenTTL    time.Duration
 	timeout     time.Duration // of one call, its retry included
+	metrics     *Metrics
 	now         func() time.Time
 }
 
@@ -84,6 +86,9 @@ type Config struct {
 	// exchange; zero is 30 s. A handler makes one call: the api's
 	// API_WRITE_TIMEOUT must exceed it for the 504 to reach the client.
 	HTTPTimeout time.Duration
+	// Metrics are where the calls are counted; nil counts on a registry of
+	// its own that nothing serves.
+	Metrics *Metrics
 }
 
 // New builds a Service talking to Stripe (or stripe-mock) at cfg.APIBase.
@@ -99,7 +104,10 @@ func New(cfg Config) *Service {
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})
 	sc := client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
-	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, now: time.Now}
+	if cfg.Metrics == nil {
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
+	}
+	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, now: time.Now}
 }
 
 // Charge creates a Stripe charge from a card token.
@@ -110,7 +118,9 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error)
 	defer cancel()
 	params := &stripe.ChargeParams{Source: &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)}}
 	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
+	start := time.Now()
 	ch, err := s.stripe.Charges.New(params)
+	s.metrics.observe(CallCharge, time.Since(start), err)
 	if err != nil {
 		return Result{}, upstream("stripe charge", err)
 	}
@@ -129,7 +139,9 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequ
 	if req.PaymentMethod != "" {
 		params.PaymentMethod = stripe.String(req.PaymentMethod)
 	}
+	start := time.Now()
 	pi, err := s.stripe.PaymentIntents.New(params)
+	s.metrics.observe(CallPaymentIntent, time.Since(start), err)
 	if err != nil {
 		return Result{}, upstream("stripe payment intent", err)
 	}
@@ -176,6 +188,7 @@ func (s *Service) result(id string, resp *stripe.APIResponse) Result {
 // subscribe is the subscribe block (docs/design.md, "HTTP routes"): channel,
 // selector, and a token bound to id.
 func (s *Service) subscribe(id string) Subscribe {
+	s.metrics.TokensIssued.Inc()
 	return Subscribe{
 		Channel:  "stripe",
 		Selector: "id = '" + strings.ReplaceAll(id, "'", "''") + "'",

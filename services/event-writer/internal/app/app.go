@@ -16,6 +16,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
@@ -88,7 +89,9 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 	case "migrate":
 		return nil
 	case "replay":
-		w := writer.New(writerConfig(cfg), poolStore{pool}, logger)
+		// A one-shot command serves no /metrics: the writer counts on a
+		// registry of its own.
+		w := writer.New(writerConfig(cfg, nil), poolStore{pool}, logger)
 		wctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go w.Run(wctx)
@@ -165,8 +168,8 @@ func runRedrive(ctx context.Context, rc redrive.Config, logger *slog.Logger) err
 	return nil
 }
 
-func writerConfig(cfg config.Config) writer.Config {
-	return writer.Config{MaxBatch: cfg.BatchSize, Transactions: cfg.Transactions}
+func writerConfig(cfg config.Config, m *metrics.Metrics) writer.Config {
+	return writer.Config{MaxBatch: cfg.BatchSize, Transactions: cfg.Transactions, Metrics: m}
 }
 
 func retryConfig(cfg config.Config) writer.RetryConfig {
@@ -211,7 +214,12 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return err
 	}
-	w := writer.New(writerConfig(cfg), poolStore{pool}, logger)
+	reg := httpserver.NewRegistry()
+	m, err := metrics.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	w := writer.New(writerConfig(cfg, m), poolStore{pool}, logger)
 	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -224,7 +232,7 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		"kafka": httpserver.Polled(gctx, readyInterval, readyTimeout, func(ctx context.Context) error {
 			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
 		}),
-	}, logger)
+	}, reg, logger)
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopWriter()
 	go w.Run(wctx) // outlives the router, which waits for its handlers
@@ -235,8 +243,8 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		}
 		return err
 	})
-	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, logger) })
-	g.Go(func() error { return runRetention(gctx, cfg, pool, logger) })
+	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, m.ConsumerLag, logger) })
+	g.Go(func() error { return runRetention(gctx, cfg, pool, m.RetentionDeleted, logger) })
 	g.Go(func() error {
 		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
 	})
@@ -255,7 +263,7 @@ const (
 const lagInterval = 5 * time.Second
 
 // pollLag sets the lag gauge of each partition until ctx ends.
-func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, logger *slog.Logger) error {
+func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, lagGauge *prometheus.GaugeVec, logger *slog.Logger) error {
 	t := time.NewTicker(lagInterval)
 	defer t.Stop()
 	for {
@@ -263,7 +271,7 @@ func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, logge
 			logger.Debug("consumer lag not known", "error", err)
 		} else {
 			for p, lag := range lags {
-				metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(lag))
+				lagGauge.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(lag))
 			}
 		}
 		select {
@@ -277,10 +285,10 @@ func pollLag(ctx context.Context, admin *kafka.Admin, group, topic string, logge
 // runRetention deletes the events older than EVENT_WRITER_RETENTION, hourly;
 // with the setting 0 (the default) it returns at once. Every replica runs
 // it: the deletes are idempotent and in small batches.
-func runRetention(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) error {
+func runRetention(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, deleted prometheus.Counter, logger *slog.Logger) error {
 	del := func(ctx context.Context, before time.Time, batch int) (int64, error) {
 		return pgstore.DeleteEventsBefore(ctx, pool, before, batch)
 	}
 	return retention.Run(ctx, retention.Config{MaxAge: cfg.Retention, Interval: retention.DefaultInterval, Batch: retention.DefaultBatch},
-		del, metrics.RetentionDeleted, logger)
+		del, deleted, logger)
 }

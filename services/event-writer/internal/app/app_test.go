@@ -244,7 +244,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc.Terminal = true
-	w := writer.New(writerConfig(cfg), poolStore{pool}, testLogger(t))
+	w := writer.New(writerConfig(cfg, nil), poolStore{pool}, testLogger(t))
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go w.Run(wctx)

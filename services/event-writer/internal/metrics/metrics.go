@@ -3,56 +3,83 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-var (
-	// ConsumerLag is, per partition, how many messages the broker holds past
-	// the last one written: the high-water mark minus the next offset.
-	ConsumerLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "event_writer_consumer_lag",
-		Help: "Messages of the partition not yet written: its end offset minus the group's committed offset, polled every few seconds.",
-	}, []string{"topic", "partition"})
+// Metrics are event-writer's instruments. NewMetrics registers them on the
+// service's registry; the packages that count are handed them.
+type Metrics struct {
+	ConsumerLag       *prometheus.GaugeVec
+	BatchSize         prometheus.Histogram
+	BatchSeconds      prometheus.Histogram
+	RowsInserted      prometheus.Counter
+	RowsRaw           prometheus.Counter
+	DuplicatesSkipped prometheus.Counter
+	Poison            prometheus.Counter
+	WriteErrors       *prometheus.CounterVec
+	RetentionDeleted  prometheus.Counter
+}
 
-	BatchSize = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "event_writer_batch_size",
-		Help:    "Events per transaction (group commit of the messages in flight).",
-		Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000},
-	})
+// NewMetrics builds the instruments and registers them on reg (the
+// service's own registry, httpserver.NewRegistry, which its ops port
+// serves; a fresh one in tests and one-shot commands).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		// ConsumerLag is, per partition, how many messages the broker holds past
+		// the last one written: the high-water mark minus the next offset.
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "event_writer_consumer_lag",
+			Help: "Messages of the partition not yet written: its end offset minus the group's committed offset, polled every few seconds.",
+		}, []string{"topic", "partition"}),
 
-	BatchSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "event_writer_batch_seconds",
-		Help:    "Time of one transaction.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-	})
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "event_writer_batch_size",
+			Help:    "Events per transaction (group commit of the messages in flight).",
+			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000},
+		}),
 
-	RowsInserted = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "event_writer_rows_inserted_total",
-		Help: "Rows added to stripe_events.",
-	})
+		BatchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "event_writer_batch_seconds",
+			Help:    "Time of one transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 
-	RowsRaw = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "event_writer_rows_raw_total",
-		Help: "Rows stored with the raw body in payload_raw because PostgreSQL's jsonb refused it (also counted in rows_inserted).",
-	})
+		RowsInserted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_rows_inserted_total",
+			Help: "Rows added to stripe_events.",
+		}),
 
-	DuplicatesSkipped = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "event_writer_duplicates_skipped_total",
-		Help: "Events not inserted because their event_id was already stored (redeliveries).",
-	})
+		RowsRaw: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_rows_raw_total",
+			Help: "Rows stored with the raw body in payload_raw because PostgreSQL's jsonb refused it (also counted in rows_inserted).",
+		}),
 
-	Poison = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "event_writer_poison_total",
-		Help: "Messages that can never be stored (not an event, or refused even raw): sent to the poison topic, or skipped by a replay.",
-	})
+		DuplicatesSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_duplicates_skipped_total",
+			Help: "Events not inserted because their event_id was already stored (redeliveries).",
+		}),
 
-	WriteErrors = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "event_writer_write_errors_total",
-		Help: "Failed transactions; their messages are retried with backoff.",
-	}, []string{"step"})
+		Poison: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_poison_total",
+			Help: "Messages that can never be stored (not an event, or refused even raw): sent to the poison topic, or skipped by a replay.",
+		}),
 
-	RetentionDeleted = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "event_writer_retention_deleted_total",
-		Help: "Rows deleted from stripe_events by EVENT_WRITER_RETENTION.",
-	})
-)
+		WriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "event_writer_write_errors_total",
+			Help: "Failed transactions; their messages are retried with backoff.",
+		}, []string{"step"}),
+
+		RetentionDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_retention_deleted_total",
+			Help: "Rows deleted from stripe_events by EVENT_WRITER_RETENTION.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.ConsumerLag, m.BatchSize, m.BatchSeconds, m.RowsInserted, m.RowsRaw,
+		m.DuplicatesSkipped, m.Poison, m.WriteErrors, m.RetentionDeleted,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

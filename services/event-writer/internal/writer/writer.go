@@ -21,6 +21,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
@@ -40,6 +41,9 @@ type Config struct {
 	// Transactions is how many transactions may run at once; a message
 	// that comes while they all run waits for the next one.
 	Transactions int
+	// Metrics are where the writer counts; nil counts on a registry of its
+	// own that nothing serves (benchmarks, tests).
+	Metrics *metrics.Metrics
 }
 
 // Writer stores events in group-committed transactions. Run must be
@@ -65,6 +69,9 @@ func New(cfg Config, store Store, logger *slog.Logger) *Writer {
 	if cfg.Transactions <= 0 {
 		cfg.Transactions = 1
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics, _ = metrics.NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
+	}
 	return &Writer{cfg: cfg, store: store, logger: logger, in: make(chan *pending, cfg.MaxBatch)}
 }
 
@@ -75,7 +82,7 @@ func New(cfg Config, store Store, logger *slog.Logger) *Writer {
 func (w *Writer) Handle(msg *message.Message) error {
 	ev, err := kafka.DecodeEvent(msg)
 	if err != nil {
-		metrics.Poison.Inc()
+		w.cfg.Metrics.Poison.Inc()
 		return kafka.Poison(kafka.ReasonNotAnEvent, err)
 	}
 	ctx := msg.Context()
@@ -91,7 +98,7 @@ func (w *Writer) Handle(msg *message.Message) error {
 	select {
 	case err := <-p.done:
 		if kafka.IsPoison(err) {
-			metrics.Poison.Inc()
+			w.cfg.Metrics.Poison.Inc()
 			w.logger.Warn("event cannot be stored", "event_id", ev.ID, "partition", ev.Partition, "offset", ev.Offset, "error", err)
 		}
 		return err
@@ -150,7 +157,7 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) {
 	st, err := w.store.InsertEvents(ctx, rows)
 	if err != nil {
 		w.failing.Store(&err)
-		metrics.WriteErrors.WithLabelValues("store").Inc()
+		w.cfg.Metrics.WriteErrors.WithLabelValues("store").Inc()
 		w.logger.Warn("write failed; the messages will be retried", "events", len(batch), "error", err)
 		for _, p := range batch {
 			p.done <- fmt.Errorf("store events: %w", err)
@@ -160,11 +167,11 @@ func (w *Writer) commit(ctx context.Context, batch []*pending) {
 	if w.failing.Swap(nil) != nil {
 		w.logger.Info("writes recovered")
 	}
-	metrics.BatchSize.Observe(float64(len(batch)))
-	metrics.BatchSeconds.Observe(time.Since(start).Seconds())
-	metrics.RowsInserted.Add(float64(st.Inserted))
-	metrics.RowsRaw.Add(float64(st.Raw))
-	metrics.DuplicatesSkipped.Add(float64(st.Duplicates))
+	w.cfg.Metrics.BatchSize.Observe(float64(len(batch)))
+	w.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	w.cfg.Metrics.RowsInserted.Add(float64(st.Inserted))
+	w.cfg.Metrics.RowsRaw.Add(float64(st.Raw))
+	w.cfg.Metrics.DuplicatesSkipped.Add(float64(st.Duplicates))
 	if st.Raw > 0 {
 		w.logger.Warn("events stored with their raw body: PostgreSQL's jsonb refused it", "events", st.Raw)
 	}

@@ -56,7 +56,11 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxUnpinned:      cfg.MaxUnpinned,
 	}, h, logger)
 	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
-	registerMetrics(h, wss)
+	reg := httpserver.NewRegistry()
+	if _, err := NewMetrics(reg, h, wss); err != nil {
+		ln.Close()
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wss)
@@ -70,7 +74,7 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
 		}),
 		"feed": fd.Ready,
-	}, logger)
+	}, reg, logger)
 	g.Go(func() error { return fd.Run(gctx) })
 	// On shutdown, clients get a going-away close frame so they reconnect to
 	// another instance.

@@ -1,27 +1,39 @@
 package app
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 	"github.com/stripeline/stripeline/services/notifier/internal/ws"
 )
 
-var metricsOnce sync.Once
+// Metrics are the notifier's series: gauges read from its hub and its
+// websocket server when /metrics is scraped.
+type Metrics struct {
+	Connections           prometheus.GaugeFunc
+	SubscriptionsPinned   prometheus.GaugeFunc
+	SubscriptionsUnpinned prometheus.GaugeFunc
+	WindowEvents          prometheus.GaugeFunc
+	WindowBytes           prometheus.GaugeFunc
+}
 
-// registerMetrics exposes the hub's and the websocket server's gauges on
-// /metrics. Once per process: tests run several notifiers in one.
-func registerMetrics(h *hub.Hub, s *ws.Server) {
-	metricsOnce.Do(func() {
-		gauge := func(name, help string, f func() float64) {
-			prometheus.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "notifier", Name: name, Help: help}, f))
+// NewMetrics registers the gauges of h and s on reg, the notifier's own
+// registry: two notifiers in one process (the tests) each export theirs.
+func NewMetrics(reg prometheus.Registerer, h *hub.Hub, s *ws.Server) (*Metrics, error) {
+	gauge := func(name, help string, f func() float64) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "notifier", Name: name, Help: help}, f)
+	}
+	m := &Metrics{
+		Connections:           gauge("connections", "Open websocket connections.", func() float64 { return float64(s.Connections()) }),
+		SubscriptionsPinned:   gauge("subscriptions_pinned", "Subscriptions found through the id index.", func() float64 { return float64(h.Stats().Pinned) }),
+		SubscriptionsUnpinned: gauge("subscriptions_unpinned", "Subscriptions evaluated against every event.", func() float64 { return float64(h.Stats().Unpinned) }),
+		WindowEvents:          gauge("window_events", "Events in the recent window.", func() float64 { return float64(h.Stats().WindowEvents) }),
+		WindowBytes:           gauge("window_bytes", "Raw bytes of the events in the recent window.", func() float64 { return float64(h.Stats().WindowBytes) }),
+	}
+	for _, c := range []prometheus.Collector{m.Connections, m.SubscriptionsPinned, m.SubscriptionsUnpinned, m.WindowEvents, m.WindowBytes} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
 		}
-		gauge("connections", "Open websocket connections.", func() float64 { return float64(s.Connections()) })
-		gauge("subscriptions_pinned", "Subscriptions found through the id index.", func() float64 { return float64(h.Stats().Pinned) })
-		gauge("subscriptions_unpinned", "Subscriptions evaluated against every event.", func() float64 { return float64(h.Stats().Unpinned) })
-		gauge("window_events", "Events in the recent window.", func() float64 { return float64(h.Stats().WindowEvents) })
-		gauge("window_bytes", "Raw bytes of the events in the recent window.", func() float64 { return float64(h.Stats().WindowBytes) })
-	})
+	}
+	return m, nil
 }

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -39,7 +37,8 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	metrics, err := ingest.NewMetrics(prometheus.DefaultRegisterer)
+	reg := httpserver.NewRegistry()
+	metrics, err := ingest.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -59,7 +58,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		"kafka": httpserver.Polled(ctx, readyInterval, readyTimeout, func(ctx context.Context) error {
 			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
 		}),
-	}, logger)
+	}, reg, logger)
 	public := http.NewServeMux()
 	httpserver.Health(public)
 	ln, err := net.Listen("tcp", cfg.Addr)

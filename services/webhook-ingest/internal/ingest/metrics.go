@@ -13,8 +13,9 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics registers the series on reg (prometheus.DefaultRegisterer in
-// the service, a registry of their own in tests).
+// NewMetrics registers the series on reg (the service's own registry,
+// httpserver.NewRegistry, which its ops port serves; one of their own in
+// tests).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
