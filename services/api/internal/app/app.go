@@ -14,6 +14,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -25,6 +26,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err

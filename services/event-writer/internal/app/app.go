@@ -24,6 +24,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
@@ -50,6 +51,7 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 	if err != nil {
 		return err
 	}
+	logger.Info("settings", service.Effective(cfg)...)
 	cmd := ""
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

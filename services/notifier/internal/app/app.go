@@ -13,6 +13,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
 	"github.com/stripeline/stripeline/services/notifier/internal/feed"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
@@ -43,6 +44,7 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		ln.Close()
 		return err
 	}
+	logger.Info("settings", service.Effective(cfg)...)
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,

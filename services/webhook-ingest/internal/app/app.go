@@ -11,6 +11,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
@@ -29,6 +30,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	logger.Info("settings", service.Effective(cfg)...)
 	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers:         cfg.Kafka.Brokers,
 		ClientID:        "webhook-ingest",
