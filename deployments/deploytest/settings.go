@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	envtag "github.com/stripeline/stripeline/pkg/service"
 )
 
 // modulePrefix is the import path every workspace module starts with; the
@@ -154,12 +156,13 @@ func (r *reader) walkStruct(dir, typeName, prefix string, depth int) error {
 			raw, _ := strconv.Unquote(field.Tag.Value)
 			tag = reflect.StructTag(raw).Get("env")
 		}
-		key, opts := parseEnvTag(tag)
+		opts := envtag.ParseEnvTag(tag)
+		key := opts.Name
 		if key == "-" {
 			continue
 		}
 		if key != "" {
-			r.out[prefix+key] = Setting{Name: prefix + key, Default: opts.def, HasDefault: opts.hasDef, Required: opts.required}
+			r.out[prefix+key] = Setting{Name: prefix + key, Default: opts.Default, HasDefault: opts.HasDefault, Required: opts.Required}
 			continue
 		}
 		// No key: go-envconfig follows a struct field; anything else is not a setting.
@@ -170,7 +173,7 @@ func (r *reader) walkStruct(dir, typeName, prefix string, depth int) error {
 		switch t := typ.(type) {
 		case *ast.Ident:
 			if _, ok := p.structs[t.Name]; ok {
-				if err := r.walkStruct(dir, t.Name, prefix+opts.prefix, depth+1); err != nil {
+				if err := r.walkStruct(dir, t.Name, prefix+opts.Prefix, depth+1); err != nil {
 					return err
 				}
 			}
@@ -183,45 +186,10 @@ func (r *reader) walkStruct(dir, typeName, prefix string, depth int) error {
 			if !strings.HasPrefix(path, modulePrefix) {
 				continue // time.Duration and friends: not ours, not a settings struct
 			}
-			if err := r.walkStruct(strings.TrimPrefix(path, modulePrefix), t.Sel.Name, prefix+opts.prefix, depth+1); err != nil {
+			if err := r.walkStruct(strings.TrimPrefix(path, modulePrefix), t.Sel.Name, prefix+opts.Prefix, depth+1); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-type tagOpts struct {
-	def      string
-	hasDef   bool
-	required bool
-	prefix   string
-}
-
-// parseEnvTag splits a go-envconfig tag: `NAME, required, default=a,b`.
-// A default runs to the end of the tag, commas included, as go-envconfig reads it.
-func parseEnvTag(tag string) (string, tagOpts) {
-	var o tagOpts
-	key, rest, found := strings.Cut(tag, ",")
-	key = strings.TrimSpace(key)
-	for found {
-		var seg string
-		seg, rest, found = strings.Cut(rest, ",")
-		seg = strings.TrimLeft(seg, " ")
-		lower := strings.ToLower(seg)
-		switch {
-		case strings.HasPrefix(lower, "default="):
-			o.hasDef = true
-			o.def = strings.TrimPrefix(seg, seg[:len("default=")])
-			if found {
-				o.def += "," + rest
-			}
-			found = false
-		case strings.TrimSpace(lower) == "required":
-			o.required = true
-		case strings.HasPrefix(lower, "prefix="):
-			o.prefix = seg[len("prefix="):]
-		}
-	}
-	return key, o
 }

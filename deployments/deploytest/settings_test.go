@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	envtag "github.com/stripeline/stripeline/pkg/service"
 )
 
 func TestParseEnvTag(t *testing.T) {
@@ -29,10 +31,10 @@ func TestParseEnvTag(t *testing.T) {
 		{tag: ""},
 	}
 	for _, tt := range tests {
-		key, o := parseEnvTag(tt.tag)
-		if key != tt.key || o.def != tt.def || o.hasDef != tt.hasDef || o.required != tt.required || o.prefix != tt.prefix {
-			t.Errorf("parseEnvTag(%q) = %q %+v, want %q def=%q hasDef=%v required=%v prefix=%q",
-				tt.tag, key, o, tt.key, tt.def, tt.hasDef, tt.required, tt.prefix)
+		o := envtag.ParseEnvTag(tt.tag)
+		if key := o.Name; key != tt.key || o.Default != tt.def || o.HasDefault != tt.hasDef || o.Required != tt.required || o.Prefix != tt.prefix {
+			t.Errorf("ParseEnvTag(%q) = %q %+v, want %q def=%q hasDef=%v required=%v prefix=%q",
+				tt.tag, o.Name, o, tt.key, tt.def, tt.hasDef, tt.required, tt.prefix)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,30 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -53,7 +36,7 @@ func TestReadyzNamesFailedChecksAndLogsTheirErrors(t *testing.T) {
 	var dbDown atomic.Bool
 	dbDown.Store(true)
 	const secretish = "dial tcp 10.1.2.3:5432: user stripeline_rw database payments: connection refused"
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	srv := httptest.NewServer(OpsHandler(map[string]Check{
 		"kafka": func(context.Context) error { return nil },
 		"database": func(context.Context) error {

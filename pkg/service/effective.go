@@ -31,7 +31,8 @@ func effective(v reflect.Value, prefix string, out *[]any) {
 		if !f.IsExported() {
 			continue
 		}
-		name, o := parseEnvTag(f.Tag.Get("env"))
+		o := ParseEnvTag(f.Tag.Get("env"))
+		name := o.Name
 		fv := v.Field(i)
 		for fv.Kind() == reflect.Pointer && !fv.IsNil() {
 			fv = fv.Elem()
@@ -41,7 +42,7 @@ func effective(v reflect.Value, prefix string, out *[]any) {
 		case name != "":
 			*out = append(*out, prefix+name, secret.Masked(prefix+name, format(fv)))
 		case fv.Kind() == reflect.Struct:
-			effective(fv, prefix+o.prefix, out)
+			effective(fv, prefix+o.Prefix, out)
 		}
 	}
 }

@@ -41,37 +41,38 @@ func settingsOf(t reflect.Type, prefix string, out *[]Setting) {
 		if !f.IsExported() {
 			continue
 		}
-		name, o := parseEnvTag(f.Tag.Get("env"))
+		o := ParseEnvTag(f.Tag.Get("env"))
+		name := o.Name
 		switch {
 		case name == "-":
 		case name != "":
-			*out = append(*out, Setting{Name: prefix + name, Default: o.def, HasDefault: o.hasDef, Required: o.required, Help: f.Tag.Get("help")})
+			*out = append(*out, Setting{Name: prefix + name, Default: o.Default, HasDefault: o.HasDefault, Required: o.Required, Help: f.Tag.Get("help")})
 		default:
 			ft := f.Type
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				settingsOf(ft, prefix+o.prefix, out)
+				settingsOf(ft, prefix+o.Prefix, out)
 			}
 		}
 	}
 }
 
-type tagOpts struct {
-	def      string
-	hasDef   bool
-	required bool
-	prefix   string
+// EnvTag is a go-envconfig tag, split: `NAME, required, default=a,b`.
+type EnvTag struct {
+	Name       string
+	Default    string
+	HasDefault bool
+	Required   bool
+	Prefix     string // of the variables of a struct field
 }
 
-// parseEnvTag splits a go-envconfig tag: `NAME, required, default=a,b`. A
-// default runs to the end of the tag, commas included, as go-envconfig
-// reads it.
-func parseEnvTag(tag string) (string, tagOpts) {
-	var o tagOpts
+// ParseEnvTag splits a go-envconfig tag. A default runs to the end of the
+// tag, commas included, as go-envconfig reads it.
+func ParseEnvTag(tag string) EnvTag {
 	key, rest, found := strings.Cut(tag, ",")
-	key = strings.TrimSpace(key)
+	o := EnvTag{Name: strings.TrimSpace(key)}
 	for found {
 		var seg string
 		seg, rest, found = strings.Cut(rest, ",")
@@ -79,19 +80,19 @@ func parseEnvTag(tag string) (string, tagOpts) {
 		lower := strings.ToLower(seg)
 		switch {
 		case strings.HasPrefix(lower, "default="):
-			o.hasDef = true
-			o.def = seg[len("default="):]
+			o.HasDefault = true
+			o.Default = seg[len("default="):]
 			if found {
-				o.def += "," + rest
+				o.Default += "," + rest
 			}
 			found = false
 		case strings.TrimSpace(lower) == "required":
-			o.required = true
+			o.Required = true
 		case strings.HasPrefix(lower, "prefix="):
-			o.prefix = seg[len("prefix="):]
+			o.Prefix = seg[len("prefix="):]
 		}
 	}
-	return key, o
+	return o
 }
 
 // Help is what a service's -h says besides its settings.

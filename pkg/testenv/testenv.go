@@ -21,6 +21,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+
+	"bytes"
 )
 
 // ServerURL is the PostgreSQL server tests use; STRIPELINE_TEST_POSTGRES overrides it.
@@ -216,4 +218,24 @@ func Eventually(t testing.TB, d time.Duration, cond func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Buffer is a bytes.Buffer that goroutines may write and read at once: a
+// logger's output that a test reads while the code under test writes.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

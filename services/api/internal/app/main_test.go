@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,29 +78,11 @@ func testConfig(t *testing.T, stripeBase string) config.Config {
 	}
 }
 
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // api is the real handler served over loopback HTTP; reg is its metrics
 // registry, which Ops serves.
 type api struct {
 	*httptest.Server
-	logs *syncBuffer
+	logs *testenv.Buffer
 	reg  *prometheus.Registry
 }
 
@@ -111,7 +91,7 @@ func startAPI(t *testing.T, cfg config.Config) *api {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	logger, err := logging.New(cfg.Log, "api", logs)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 type counter struct {
@@ -17,18 +18,6 @@ type counter struct {
 }
 
 func (c *counter) Add(v float64) { c.mu.Lock(); c.n += v; c.mu.Unlock() }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func TestOffByDefault(t *testing.T) {
 	called := false
@@ -55,7 +44,7 @@ func TestRunDeletesPeriodicallyAndSurvivesErrors(t *testing.T) {
 		}
 		return 5, nil
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	deleted := &counter{}
 	done := make(chan error, 1)
 	start := time.Now()

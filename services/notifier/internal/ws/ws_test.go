@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
+
+	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 var secret = []byte("0123456789abcdef0123")
@@ -338,27 +339,10 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A refused frame is logged at info with its code and reason; the same
 // refusal repeated at once is not logged again.
 func TestRefusalsAreLoggedOnce(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	h := hub.New(hub.Config{Window: time.Minute})
 	s := NewServer(Config{TokenSecret: secret}, h, slog.New(slog.NewTextHandler(&logs, nil)))
 	ts := httptest.NewServer(s)
