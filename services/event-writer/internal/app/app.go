@@ -25,6 +25,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/summary"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
@@ -248,6 +249,11 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, m.ConsumerLag, logger) })
 	g.Go(func() error { return runRetention(gctx, cfg, pool, m.RetentionDeleted, logger) })
 	g.Go(func() error {
+		summary.Run(gctx, logger, reg, summaryEvery, "event_writer_rows_inserted_total", "event_writer_rows_raw_total",
+			"event_writer_duplicates_skipped_total", "event_writer_poison_total", "event_writer_write_errors_total")
+		return nil
+	})
+	g.Go(func() error {
 		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
 	})
 	return g.Wait()
@@ -259,6 +265,9 @@ const (
 	readyInterval = 5 * time.Second
 	readyTimeout  = 2 * time.Second
 )
+
+// summaryEvery is how often the writer logs what it stored (pkg/summary).
+const summaryEvery = time.Minute
 
 // lagInterval is how often the lag metric is refreshed: watermill's message
 // context carries no high-water mark, so the end offsets are polled.

@@ -12,6 +12,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/summary"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
@@ -67,5 +68,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// What ingest answered, once a minute (pkg/summary).
+	go summary.Run(ctx, logger, reg, time.Minute, "stripeline_webhook_requests_total")
 	return httpserver.ServeWithOps(ctx, ln, ingest.Routes(h, public), cfg.Limits(), cfg.OpsAddr, ops, cfg.ShutdownGrace, logger)
 }
