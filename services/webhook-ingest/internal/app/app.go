@@ -32,22 +32,20 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	logger.Info("settings", service.Effective(cfg)...)
-	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
+	// Without a broker yet, ingest serves, answers 503 and reports not
+	// ready while the publisher keeps connecting.
+	pub := kafka.Connect(ctx, kafka.PublisherConfig{
 		Brokers:         cfg.Kafka.Brokers,
 		ClientID:        "webhook-ingest",
 		MaxMessageBytes: cfg.KafkaMaxMessageBytes,
-	}, nil)
-	if err != nil {
-		return err
-	}
+	}, logging.Watermill(logger), logger)
+	// Closed after the server has drained its in-flight requests.
+	defer pub.Close()
 	reg := httpserver.NewRegistry()
 	metrics, err := ingest.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	// Closed after the server has drained its in-flight requests.
-	defer pub.Close()
-
 	h := ingest.New(ingest.Config{
 		Topic:          cfg.Kafka.Topic,
 		Secrets:        cfg.WebhookSecrets,
@@ -58,6 +56,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	// Readiness dials the brokers every readyInterval in the background,
 	// not once per /readyz.
 	ops := httpserver.OpsHandler(map[string]httpserver.Check{
+		"publisher": pub.Ready,
 		"kafka": httpserver.Polled(ctx, readyInterval, readyTimeout, func(ctx context.Context) error {
 			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
 		}),

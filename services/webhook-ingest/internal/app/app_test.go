@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,5 +146,84 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 	}
 	if strings.Contains(out, webhookSecret) || strings.Contains(out, "in_1OPqLaJN5vQBdWExc3Gk2Vt9") {
 		t.Errorf("the log holds a secret or the body:\n%s", out)
+	}
+}
+
+// Started without a broker, ingest serves: it answers webhooks 503 and
+// /readyz not ready, and once a broker comes at the configured address it
+// takes webhooks without a restart.
+func TestRunStartsWithoutABroker(t *testing.T) {
+	var addrs [3]string
+	for i := range addrs {
+		a, err := devstack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	addr, opsAddr, brokerAddr := addrs[0], addrs[1], addrs[2]
+	cfg := config.Config{
+		Addr: addr, OpsAddr: opsAddr,
+		Log:            logging.Config{Level: "info", Format: "json"},
+		Kafka:          kafka.Config{Brokers: []string{brokerAddr}, Topic: "ingest.nobroker"},
+		WebhookSecrets: []string{webhookSecret}, Tolerance: 300 * time.Second, MaxBody: 1 << 20,
+		PublishTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxConnections: 100, ShutdownGrace: 5 * time.Second,
+		KafkaMaxMessageBytes: 1000012,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs testenv.Buffer
+	go func() { done <- Run(ctx, cfg, &logs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	body := []byte(`{"id":"evt_nobroker","object":"event","type":"charge.succeeded","created":1,"data":{"object":{"id":"ch_nobroker","object":"charge"}}}`)
+	post := func() (int, error) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/stripe", bytes.NewReader(body))
+		req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), webhookSecret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	readyz := func() (int, error) {
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if s, err := readyz(); err != nil || s != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz %d (%v), want 503 while no broker answers", s, err)
+		}
+		if s, err := post(); err != nil || s != http.StatusServiceUnavailable {
+			return fmt.Errorf("webhook %d (%v), want 503 while no broker answers", s, err)
+		}
+		if !strings.Contains(logs.String(), "waiting for kafka") {
+			return errors.New("no 'waiting for kafka' line yet")
+		}
+		return nil
+	})
+	b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: brokerAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if s, err := post(); err != nil || s != http.StatusOK {
+			return fmt.Errorf("webhook %d (%v), want 200 once the broker is up", s, err)
+		}
+		return nil
+	})
+	if n := strings.Count(logs.String(), "waiting for kafka"); n != 1 {
+		t.Errorf("%d 'waiting for kafka' lines, want 1", n)
 	}
 }
