@@ -82,8 +82,21 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 		return err
 	}
 	defer pool.Close()
-	n, err := pgstore.Migrate(ctx, pool)
+	var n int
+	migrate := func(ctx context.Context) (err error) {
+		n, err = pgstore.Migrate(ctx, pool)
+		return err
+	}
+	if cmd == "" {
+		// The service waits for its database; a one-shot command fails.
+		err = service.WaitFor(ctx, logger, "database", migrate)
+	} else {
+		err = migrate(ctx)
+	}
 	if err != nil {
+		if cmd == "" && ctx.Err() != nil {
+			return nil // stopped while waiting for the database
+		}
 		return fmt.Errorf("migrate: %w", err)
 	}
 	logger.Info("migrations applied", "count", n)
@@ -193,6 +206,12 @@ func (s poolStore) InsertEvents(ctx context.Context, events []pgstore.Event) (pg
 // per partition, acked (its offset committed) once its row is.
 func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) error {
 	wlog := logging.Watermill(logger)
+	// Started before its broker, the writer waits for one.
+	if err := service.WaitFor(ctx, logger, "kafka", func(ctx context.Context) error {
+		return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+	}); err != nil {
+		return nil // ctx ended while waiting: a clean stop
+	}
 	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer"}, wlog)
 	if err != nil {
 		return fmt.Errorf("poison publisher: %w", err)

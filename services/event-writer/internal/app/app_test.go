@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
@@ -335,4 +336,63 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// Started before its database and its broker, the writer waits for each
+// (logging that once), then serves: it does not exit.
+func TestStartsBeforeItsDependencies(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	direct, err := pgx.ParseConfig(cfg.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpproxy.New("127.0.0.1:0", fmt.Sprintf("%s:%d", direct.Host, direct.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.Cut()
+	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&connect_timeout=2", direct.User, proxy.Addr(), direct.Database)
+	brokerAddr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka.Brokers = []string{brokerAddr}
+
+	var logs testenv.Buffer
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Main(runCtx, cfg, nil, &logs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Main: %v", err)
+		}
+	}()
+	waiting := func(dep string) func() error {
+		return func() error {
+			if !strings.Contains(logs.String(), "waiting for a dependency") || !strings.Contains(logs.String(), "dependency="+dep) {
+				return fmt.Errorf("no line about waiting for %s yet", dep)
+			}
+			return nil
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, waiting("database"))
+	proxy.Restore()
+	testenv.Eventually(t, 30*time.Second, waiting("kafka"))
+	if readyz(cfg) == nil {
+		t.Fatal("ready while no broker answers")
+	}
+	b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: brokerAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	testenv.Eventually(t, 60*time.Second, func() error { return readyz(cfg) })
+	select {
+	case err := <-done:
+		t.Fatalf("Main returned while its dependencies came: %v", err)
+	default:
+	}
 }
