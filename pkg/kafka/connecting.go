@@ -34,7 +34,7 @@ type Connecting struct {
 // ends or Close is called.
 func Connect(ctx context.Context, cfg PublisherConfig, wlog watermill.LoggerAdapter, logger *slog.Logger) *Connecting {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &Connecting{cancel: cancel, done: make(chan struct{}), lastErr: ErrNotConnected}
+	c := &Connecting{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		backoff, logged := 100*time.Millisecond, time.Time{}
@@ -73,8 +73,11 @@ func (c *Connecting) publisher() (*Publisher, error) {
 	if c.closed {
 		return nil, ErrPublisherClosed
 	}
-	if c.pub == nil {
+	if c.pub == nil && c.lastErr != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotConnected, c.lastErr)
+	}
+	if c.pub == nil {
+		return nil, ErrNotConnected
 	}
 	return c.pub, nil
 }
