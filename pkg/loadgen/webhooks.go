@@ -27,7 +27,8 @@ type Result struct {
 	Sent      int         `json:"sent"`
 	Accepted  int         `json:"accepted"` // 2xx
 	Statuses  map[int]int `json:"statuses"`
-	Errors    int         `json:"errors"` // no HTTP answer
+	Errors    int         `json:"errors"`                // no HTTP answer
+	FirstErr  string      `json:"first_error,omitempty"` // why the first of them had none
 	Seconds   float64     `json:"seconds"`
 	PerSecond float64     `json:"accepted_per_second"`
 	Latency   Summary     `json:"latency"`
@@ -48,6 +49,7 @@ func Run(ctx context.Context, load Load, do func(ctx context.Context) (int, erro
 		lat        Latencies
 		mu         sync.Mutex
 		statuses   = map[int]int{}
+		firstErr   string // under mu
 		sent, errs atomic.Int64
 		started    atomic.Int64
 		wg         sync.WaitGroup
@@ -79,7 +81,11 @@ func Run(ctx context.Context, load Load, do func(ctx context.Context) (int, erro
 				}
 				sent.Add(1)
 				if err != nil {
-					errs.Add(1)
+					if errs.Add(1) == 1 {
+						mu.Lock()
+						firstErr = err.Error()
+						mu.Unlock()
+					}
 					continue
 				}
 				lat.Add(time.Since(t0))
@@ -90,7 +96,8 @@ func Run(ctx context.Context, load Load, do func(ctx context.Context) (int, erro
 		}()
 	}
 	wg.Wait()
-	res := Result{Sent: int(sent.Load()), Statuses: statuses, Errors: int(errs.Load()), Seconds: time.Since(start).Seconds(), Latency: lat.Summary()}
+	res := Result{Sent: int(sent.Load()), Statuses: statuses, Errors: int(errs.Load()), FirstErr: firstErr,
+		Seconds: time.Since(start).Seconds(), Latency: lat.Summary()}
 	for s, n := range statuses {
 		if s/100 == 2 {
 			res.Accepted += n
@@ -101,8 +108,12 @@ func Run(ctx context.Context, load Load, do func(ctx context.Context) (int, erro
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("sent %d, accepted %d (%.0f/s), statuses %v, errors %d, p50 %.2f ms, p99 %.2f ms",
+	s := fmt.Sprintf("sent %d, accepted %d (%.0f/s), statuses %v, errors %d, p50 %.2f ms, p99 %.2f ms",
 		r.Sent, r.Accepted, r.PerSecond, r.Statuses, r.Errors, r.Latency.P50, r.Latency.P99)
+	if r.FirstErr != "" {
+		s += " (first error: " + r.FirstErr + ")"
+	}
+	return s
 }
 
 // WebhookConfig says how to send webhooks to an ingest endpoint.
