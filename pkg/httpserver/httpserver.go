@@ -70,6 +70,16 @@ func DefaultLimits() Limits {
 	}
 }
 
+// LimitsOf is DefaultLimits with a service's four settings: the read,
+// write and idle timeouts and the connection bound. The header's read
+// timeout stays DefaultLimits', or the read timeout when that is shorter.
+func LimitsOf(read, write, idle time.Duration, maxConns int) Limits {
+	l := DefaultLimits()
+	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, read)
+	l.ReadTimeout, l.WriteTimeout, l.IdleTimeout, l.MaxConns = read, write, idle, maxConns
+	return l
+}
+
 // Validate reports every limit a service's settings cannot leave unset:
 // ReadTimeout, WriteTimeout, IdleTimeout and MaxConns must be positive. Each
 // error names the setting, prefix followed by READ_TIMEOUT, WRITE_TIMEOUT,

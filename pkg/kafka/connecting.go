@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/stripeline/stripeline/pkg/service"
 )
 
 // ErrNotConnected is Publish's error while Connecting has no broker yet.
@@ -18,8 +19,7 @@ var ErrNotConnected = errors.New("kafka: not connected to a broker yet")
 // Connecting is a Publisher that connects in the background, so a service
 // starts (and reports not ready) without a broker instead of exiting. Until
 // a broker answers, Publish fails at once with ErrNotConnected and Ready
-// says why; it tries again with backoff up to 5 s, logging the failure once
-// and then once a minute.
+// says why; it tries again as service.WaitFor does.
 type Connecting struct {
 	mu      sync.Mutex
 	pub     *Publisher
@@ -37,32 +37,13 @@ func Connect(ctx context.Context, cfg PublisherConfig, wlog watermill.LoggerAdap
 	c := &Connecting{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		backoff, logged := 100*time.Millisecond, time.Time{}
-		for {
+		_ = service.WaitFor(ctx, logger, "kafka", func(context.Context) error {
 			pub, err := NewPublisher(cfg, wlog)
-			if err == nil {
-				c.mu.Lock()
-				c.pub, c.lastErr = pub, nil
-				c.mu.Unlock()
-				if !logged.IsZero() {
-					logger.Info("connected to kafka", "brokers", cfg.Brokers)
-				}
-				return
-			}
 			c.mu.Lock()
-			c.lastErr = err
-			c.mu.Unlock()
-			if time.Since(logged) > time.Minute {
-				logger.Warn("waiting for kafka; not ready meanwhile", "brokers", cfg.Brokers, "error", err)
-				logged = time.Now()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-		}
+			defer c.mu.Unlock()
+			c.pub, c.lastErr = pub, err
+			return err
+		})
 	}()
 	return c
 }

@@ -31,7 +31,7 @@ func TestConnectingWaitsForTheBroker(t *testing.T) {
 		t.Fatal("ready without a broker")
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		if !strings.Contains(logs.String(), "waiting for kafka") {
+		if !strings.Contains(logs.String(), "waiting for a dependency") {
 			return errors.New("no log line yet")
 		}
 		return nil
@@ -46,10 +46,10 @@ func TestConnectingWaitsForTheBroker(t *testing.T) {
 	if err := c.Publish("t", event(t, 2)); err != nil {
 		t.Fatalf("publish once connected: %v", err)
 	}
-	if n := strings.Count(logs.String(), "waiting for kafka"); n != 1 {
+	if n := strings.Count(logs.String(), "waiting for a dependency"); n != 1 {
 		t.Errorf("%d 'waiting for kafka' lines, want 1:\n%s", n, logs.String())
 	}
-	if !strings.Contains(logs.String(), "connected to kafka") {
+	if !strings.Contains(logs.String(), "dependency answers") {
 		t.Errorf("no 'connected' line:\n%s", logs.String())
 	}
 }

@@ -148,13 +148,7 @@ func (c Config) Validate() error {
 // Limits are the HTTP server's limits from the settings; the header's read
 // timeout is DefaultLimits', or ReadTimeout when that is shorter.
 func (c Config) Limits() httpserver.Limits {
-	l := httpserver.DefaultLimits()
-	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, c.ReadTimeout)
-	l.ReadTimeout = c.ReadTimeout
-	l.WriteTimeout = c.WriteTimeout
-	l.IdleTimeout = c.IdleTimeout
-	l.MaxConns = c.MaxConnections
-	return l
+	return httpserver.LimitsOf(c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.MaxConnections)
 }
 
 func isCurrency(s string) bool {

@@ -100,11 +100,5 @@ func (c Config) Validate() error {
 // Limits are the HTTP server's limits from the settings; the header's read
 // timeout is DefaultLimits', or HTTPReadTimeout when that is shorter.
 func (c Config) Limits() httpserver.Limits {
-	l := httpserver.DefaultLimits()
-	l.ReadHeaderTimeout = min(l.ReadHeaderTimeout, c.HTTPReadTimeout)
-	l.ReadTimeout = c.HTTPReadTimeout
-	l.WriteTimeout = c.HTTPWriteTimeout
-	l.IdleTimeout = c.HTTPIdleTimeout
-	l.MaxConns = c.MaxConnections
-	return l
+	return httpserver.LimitsOf(c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout, c.MaxConnections)
 }

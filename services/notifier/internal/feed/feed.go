@@ -24,6 +24,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
+	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
@@ -362,23 +363,13 @@ func stale(committed, staleBefore map[int32]int64) bool {
 	return false
 }
 
-// retry calls try until it succeeds or ctx ends, logging each failure once
-// in a while.
+// retry calls try until it succeeds or ctx ends (service.WaitFor: backoff,
+// the wait logged once a minute).
 func retry[T any](ctx context.Context, logger *slog.Logger, what string, try func() (T, error)) (T, error) {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		v, err := try()
-		if err == nil {
-			return v, nil
-		}
-		if attempt == 1 || attempt%20 == 0 {
-			logger.Warn("waiting for kafka", "step", what, "attempt", attempt, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
+	var v T
+	err := service.WaitFor(ctx, logger, "kafka: "+what, func(context.Context) (err error) {
+		v, err = try()
+		return err
+	})
+	return v, err
 }

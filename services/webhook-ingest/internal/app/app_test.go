@@ -207,7 +207,7 @@ func TestRunStartsWithoutABroker(t *testing.T) {
 		if s, err := post(); err != nil || s != http.StatusServiceUnavailable {
 			return fmt.Errorf("webhook %d (%v), want 503 while no broker answers", s, err)
 		}
-		if !strings.Contains(logs.String(), "waiting for kafka") {
+		if !strings.Contains(logs.String(), "waiting for a dependency") {
 			return errors.New("no 'waiting for kafka' line yet")
 		}
 		return nil
@@ -223,7 +223,7 @@ func TestRunStartsWithoutABroker(t *testing.T) {
 		}
 		return nil
 	})
-	if n := strings.Count(logs.String(), "waiting for kafka"); n != 1 {
+	if n := strings.Count(logs.String(), "waiting for a dependency"); n != 1 {
 		t.Errorf("%d 'waiting for kafka' lines, want 1", n)
 	}
 }

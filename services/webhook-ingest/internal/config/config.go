@@ -92,11 +92,5 @@ func (c Config) Validate() error {
 // timeout is the whole request's: a request's header and body share one
 // deadline.
 func (c Config) Limits() httpserver.Limits {
-	l := httpserver.DefaultLimits()
-	l.ReadHeaderTimeout = c.ReadTimeout
-	l.ReadTimeout = c.ReadTimeout
-	l.WriteTimeout = c.WriteTimeout
-	l.IdleTimeout = c.IdleTimeout
-	l.MaxConns = c.MaxConnections
-	return l
+	return httpserver.LimitsOf(c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.MaxConnections)
 }
