@@ -18,6 +18,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/tcpproxy"
 	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
@@ -111,16 +112,7 @@ func TestDatabaseOutageLosesNothingAndCommitsNothing(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
 	pool := testenv.Pool(t, cfg.Database.URL)
-	direct, err := pgx.ParseConfig(cfg.Database.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := tcpproxy.New("127.0.0.1:0", fmt.Sprintf("%s:%d", direct.Host, direct.Port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", direct.User, proxy.Addr(), direct.Database)
+	proxy := proxyDatabase(t, &cfg)
 
 	prod := ewtest.Producer(t, cfg.Kafka.Brokers)
 	gen := loadgen.Seeded(loadgen.RandomSeed())
@@ -343,17 +335,8 @@ func sortedCopy(s []string) []string {
 func TestStartsBeforeItsDependencies(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
-	direct, err := pgx.ParseConfig(cfg.Database.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := tcpproxy.New("127.0.0.1:0", fmt.Sprintf("%s:%d", direct.Host, direct.Port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	proxy := proxyDatabase(t, &cfg)
 	proxy.Cut()
-	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&connect_timeout=2", direct.User, proxy.Addr(), direct.Database)
 	brokerAddr, err := devstack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -395,4 +378,21 @@ func TestStartsBeforeItsDependencies(t *testing.T) {
 		t.Fatalf("Main returned while its dependencies came: %v", err)
 	default:
 	}
+}
+
+// proxyDatabase points cfg's database URL at a proxy of it, which a test
+// cuts and restores: a database outage for the writer only.
+func proxyDatabase(t *testing.T, cfg *config.Config) *tcpproxy.Proxy {
+	t.Helper()
+	direct, err := pgx.ParseConfig(cfg.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpproxy.New("127.0.0.1:0", fmt.Sprintf("%s:%d", direct.Host, direct.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	cfg.Database.URL = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&connect_timeout=2", direct.User, proxy.Addr(), direct.Database)
+	return proxy
 }
