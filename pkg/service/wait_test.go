@@ -1,17 +1,16 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/stripeline/stripeline/pkg/testenv"
 )
 
 func TestWaitForRetriesAndLogsOnce(t *testing.T) {
-	var logs testenv.Buffer
+	var logs bytes.Buffer
 	calls := 0
 	err := WaitFor(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), "database", func(context.Context) error {
 		if calls++; calls < 4 {
