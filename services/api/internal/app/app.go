@@ -78,12 +78,13 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{
 		APIKeys:            cfg.APIKeys,
+		AdminKeys:          cfg.AdminAPIKeys,
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
 		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
+		Secrets:            append([]string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret}, cfg.AdminAPIKeys...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),

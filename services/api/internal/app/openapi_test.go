@@ -119,6 +119,14 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2.5}`, withKey, 400},
 		{"POST", "/Stripe/payment-intents", `{"amount":1}`, nil, 401},
 		{"GET", "/Stripe/events?id=ch_oa", "", withKey, 401},
+		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2000,"capture":false}`, withKey, 200},
+		{"POST", "/Stripe/refunds", `{"charge":"ch_oa","amount":500,"reason":"duplicate"}`, withAdmin, 200},
+		{"POST", "/Stripe/refunds", `{"charge":"ch_oa"}`, withKey, 403},
+		{"POST", "/Stripe/refunds", `{"amount":500}`, withAdmin, 400},
+		{"POST", "/Stripe/charges/ch_oa/capture", `{"amount":500}`, withAdmin, 200},
+		{"POST", "/Stripe/charges/ch_oa/cancel", ``, withAdmin, 200},
+		{"POST", "/Stripe/payment-intents/pi_oa/capture", ``, withAdmin, 200},
+		{"POST", "/Stripe/payment-intents/pi_oa/cancel", `{"reason":"abandoned"}`, withAdmin, 200},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := a.do(t, c.method, c.path, c.body, c.header)
