@@ -94,9 +94,17 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 
-// eventStore reads stripe_events through the pool.
+// eventStore reads stripe_events and stripe_objects through the pool.
 type eventStore struct{ pool *pgxpool.Pool }
 
 func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
 	return pgstore.EventsByID(ctx, s.pool, q)
+}
+
+func (s eventStore) ObjectByID(ctx context.Context, id string) (pgstore.Object, error) {
+	return pgstore.ObjectByID(ctx, s.pool, id)
+}
+
+func (s eventStore) Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error) {
+	return pgstore.Timeline(ctx, s.pool, id, limit)
 }

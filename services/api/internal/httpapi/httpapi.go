@@ -26,9 +26,13 @@ type Payments interface {
 	CancelPaymentIntent(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
 }
 
-// Events reads the stored Stripe events of one transaction.
+// Events reads the stored Stripe events of one transaction, and the
+// current state of its objects.
 type Events interface {
 	EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error)
+	// ObjectByID is pgstore.ErrNotFound for an id with no state.
+	ObjectByID(ctx context.Context, id string) (pgstore.Object, error)
+	Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error)
 }
 
 // Config is what the routes need besides their ports.
@@ -95,6 +99,7 @@ var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
+	{method: http.MethodGet, path: "/Stripe/transactions/{id}", serve: (*Handler).transaction},
 	{method: http.MethodPost, path: "/Stripe/refunds", admin: true, serve: (*Handler).refund},
 	{method: http.MethodPost, path: "/Stripe/charges/{id}/capture", admin: true, serve: (*Handler).captureCharge},
 	{method: http.MethodPost, path: "/Stripe/charges/{id}/cancel", admin: true, serve: (*Handler).cancelCharge},
