@@ -98,10 +98,13 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 	if p.Currency, err = h.currency(b.Currency); err != nil {
 		return p, err
 	}
+	if err = description(b.Description); err != nil {
+		return p, err
+	}
 	if err = metadata(b.Metadata); err != nil {
 		return p, err
 	}
-	p.IdempotencyKey, err = idempotencyKey(r)
+	p.IdempotencyKey, err = h.idempotencyKey(r)
 	return p, err
 }
 

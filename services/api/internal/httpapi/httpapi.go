@@ -73,8 +73,10 @@ type Handler struct {
 	perKey   *limiterSet // nil: no limit
 	perAddr  *limiterSet
 	scrub    scrubber
-	metrics  *Metrics
-	logger   *slog.Logger
+	// idemScope keys the HMAC that scopes clients' Idempotency-Keys.
+	idemScope []byte
+	metrics   *Metrics
+	logger    *slog.Logger
 }
 
 // prefixes are the seed's URL shapes: plain, Backendless's service path,
@@ -132,7 +134,8 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 		metrics: cfg.Metrics,
 		cfg:     cfg, payments: p, events: ev, logger: logger,
 		keys: newKeyring(cfg.APIKeys), admins: newKeyring(cfg.AdminKeys), scrub: newScrubber(cfg.Secrets),
-		perKey: newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
+		idemScope: idempotencyScope(cfg.TokenSecret),
+		perKey:    newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
 	for _, prefix := range prefixes {
 		for _, rt := range routes {

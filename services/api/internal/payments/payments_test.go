@@ -59,3 +59,33 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 		}
 	}
 }
+
+// stripe-go sleeps at least 0.5 s before retrying a 5xx it is told to
+// retry, without watching the context: STRIPE_TIMEOUT must still bound the
+// whole call, so the answer comes at the deadline, not after the sleep.
+func TestTimeoutBoundsTheBackoff(t *testing.T) {
+	var calls atomic.Int32
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Stripe-Should-Retry", "true")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":{"type":"api_error","message":"try again"}}`))
+	}))
+	defer stub.Close()
+	const timeout = 100 * time.Millisecond
+	s := New(Config{SecretKey: "sk_test_0123456789abcdefABCDEFGH", APIBase: stub.URL, Currency: "usd",
+		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), TokenTTL: time.Hour, HTTPTimeout: timeout})
+	start := time.Now()
+	_, err := s.Refund(context.Background(), RefundRequest{Charge: "ch_1", IdempotencyKey: "k"})
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the deadline", err)
+	}
+	// stripe-go's smallest backoff alone is 500 ms.
+	if took >= 500*time.Millisecond {
+		t.Errorf("took %s with a timeout of %s: the backoff was waited out", took, timeout)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("Stripe got %d requests before the answer, want 1", n)
+	}
+}
