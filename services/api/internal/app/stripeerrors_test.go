@@ -178,6 +178,10 @@ func startStripeStub(t *testing.T) *stripeStub {
 // would answer, in short.
 func stubObject(r *http.Request) string {
 	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, "/confirm") || (p == "/v1/payment_intents" && r.FormValue("confirm") == "true"):
+		// The card asks for 3-D Secure.
+		return `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_action",` +
+			`"next_action":{"type":"use_stripe_sdk","use_stripe_sdk":{"type":"three_d_secure_redirect","stripe_js":"https://hooks.stripe.com/3d_secure_2/hosted"}}}`
 	case strings.HasPrefix(p, "/v1/payment_intents"):
 		return `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_payment_method"}`
 	case p == "/v1/refunds":

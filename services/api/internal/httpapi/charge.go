@@ -38,6 +38,8 @@ type paymentIntentBody struct {
 	Metadata      map[string]string `json:"metadata"`
 	Capture       *bool             `json:"capture"`
 	PaymentMethod string            `json:"payment_method"`
+	Confirm       bool              `json:"confirm"`
+	ReturnURL     string            `json:"return_url"`
 }
 
 func (b *paymentIntentBody) common() paymentBody {
@@ -63,7 +65,15 @@ func (h *Handler) paymentIntent(w http.ResponseWriter, r *http.Request) {
 		if len(body.PaymentMethod) > maxIDLen {
 			return payments.Result{}, fieldError{"payment_method", "is too long"}
 		}
-		return h.payments.CreatePaymentIntent(r.Context(), payments.PaymentIntentRequest{Payment: p, PaymentMethod: body.PaymentMethod})
+		if body.Confirm && body.PaymentMethod == "" {
+			return payments.Result{}, fieldError{"payment_method", "is required with confirm: the PaymentMethod (pm_…) to confirm with"}
+		}
+		if err := returnURL(body.ReturnURL); err != nil {
+			return payments.Result{}, err
+		}
+		return h.payments.CreatePaymentIntent(r.Context(), payments.PaymentIntentRequest{
+			Payment: p, PaymentMethod: body.PaymentMethod, Confirm: body.Confirm, ReturnURL: body.ReturnURL,
+		})
 	})
 }
 

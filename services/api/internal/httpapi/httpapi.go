@@ -19,6 +19,7 @@ import (
 type Payments interface {
 	Charge(ctx context.Context, req payments.ChargeRequest) (payments.Result, error)
 	CreatePaymentIntent(ctx context.Context, req payments.PaymentIntentRequest) (payments.Result, error)
+	ConfirmPaymentIntent(ctx context.Context, req payments.ConfirmRequest) (payments.Result, error)
 	Refund(ctx context.Context, req payments.RefundRequest) (payments.Result, error)
 	CaptureCharge(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
 	CapturePaymentIntent(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
@@ -99,6 +100,7 @@ type route struct {
 var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/charge", limited: true, serve: (*Handler).charge},
 	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
+	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/confirm", limited: true, serve: (*Handler).confirmPaymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
 	{method: http.MethodGet, path: "/Stripe/transactions/{id}", serve: (*Handler).transaction},
