@@ -91,7 +91,7 @@ func TestComposeImagesArePinned(t *testing.T) {
 // stripeMockVersion reads tools/devstack's StripeMockVersion constant.
 func stripeMockVersion(t *testing.T) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "pkg", "devstack", "stripemock.go"))
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "tools", "devstack", "stripemock.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/api/internal/config"
@@ -22,11 +21,10 @@ import (
 
 // Run serves the api until ctx ends.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "api", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "api", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err
