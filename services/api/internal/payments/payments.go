@@ -66,22 +66,22 @@ func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // Service talks to Stripe.
 type Service struct {
-	stripe      *client.API
-	currency    string
-	tokenKeys   subtoken.Keys
-	tokenTTL    time.Duration
-	timeout     time.Duration // of one call, its retry included
-	metrics     *Metrics
-	now         func() time.Time
+	stripe    *client.API
+	currency  string
+	tokenKeys subtoken.Keys
+	tokenTTL  time.Duration
+	timeout   time.Duration // of one call, its retry included
+	metrics   *Metrics
+	now       func() time.Time
 }
 
 // Config is what the Service needs.
 type Config struct {
-	SecretKey   string
-	APIBase     string
-	Currency    string
-	TokenKeys   subtoken.Keys // the first signs
-	TokenTTL    time.Duration
+	SecretKey string
+	APIBase   string
+	Currency  string
+	TokenKeys subtoken.Keys // the first signs
+	TokenTTL  time.Duration
 	// HTTPTimeout bounds one call to Stripe, its retry (stripe-go makes one
 	// after a network error or a timeout) included, so also each HTTP
 	// exchange; zero is 30 s. A handler makes one call: the api's
