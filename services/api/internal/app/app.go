@@ -14,6 +14,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -68,7 +69,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		SecretKey:   cfg.StripeSecretKey,
 		APIBase:     cfg.StripeAPIBase,
 		Currency:    cfg.Currency(),
-		TokenSecret: []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:   cfg.TokenKeys(),
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
 		Metrics:     stripeMetrics,
@@ -79,9 +80,9 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
-		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:          cfg.TokenKeys(),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
+		Secrets:            append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
@@ -96,4 +97,13 @@ type eventStore struct{ pool *pgxpool.Pool }
 
 func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
 	return pgstore.EventsByID(ctx, s.pool, q)
+}
+
+// tokenSecrets are the secrets of keys, which no answer or log may show.
+func tokenSecrets(keys subtoken.Keys) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = string(k.Secret)
+	}
+	return out
 }

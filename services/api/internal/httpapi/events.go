@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 const maxEventPage = 100
@@ -119,7 +118,7 @@ func (h *Handler) eventQuery(r *http.Request) (pgstore.EventQuery, error) {
 		if token == "" {
 			return q, authError{"missing_subscription_token", "the subscription token of this id is required (the subscribe.token of the charge or PaymentIntent answer), in X-Subscription-Token or ?token="}
 		}
-		if err := subtoken.Verify(h.cfg.TokenSecret, token, q.ID, time.Now()); err != nil {
+		if _, err := h.cfg.TokenKeys.Verify(token, q.ID, time.Now()); err != nil {
 			return q, tokenError{err}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
@@ -19,6 +20,7 @@ import (
 type Payments interface {
 	Charge(ctx context.Context, req payments.ChargeRequest) (payments.Result, error)
 	CreatePaymentIntent(ctx context.Context, req payments.PaymentIntentRequest) (payments.Result, error)
+	RenewSubscription(id, token string) (payments.Subscribe, error)
 }
 
 // Events reads the stored Stripe events of one transaction.
@@ -33,9 +35,9 @@ type Config struct {
 	PublishableKey string
 	Currency       string   // the default, lower case
 	Currencies     []string // the allow-list, lower case; includes Currency
-	// TokenSecret verifies subscription tokens on GET /Stripe/events when
+	// TokenKeys verify subscription tokens on GET /Stripe/events when
 	// EventsRequireToken is set.
-	TokenSecret        []byte
+	TokenKeys          subtoken.Keys
 	EventsRequireToken bool
 	// Secrets are values no response or log line may contain, not even in
 	// part (the Stripe secret key).
@@ -81,6 +83,7 @@ var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
+	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
 }
 
 // Patterns lists every "METHOD /path" pattern New registers.

@@ -46,7 +46,7 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
-		TokenSecret:      []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:        cfg.TokenKeys(),
 		AllowedOrigins:   cfg.AllowedOrigins,
 		QueueSize:        cfg.SendQueue,
 		WriteTimeout:     cfg.WriteTimeout,
@@ -54,6 +54,14 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxFrame:         cfg.MaxFrameBytes,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxUnpinned:      cfg.MaxUnpinned,
+
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerAddress: cfg.MaxConnectionsPerAddress,
+		MaxConnectionsPerID:      cfg.MaxConnectionsPerID,
+		TrustedProxies:           cfg.TrustedProxyPrefixes(),
+		MaxSelectorValues:        cfg.MaxSelectorValues,
+		MaxSelectorNodes:         cfg.MaxSelectorNodes,
+		MaxConnectionBytes:       cfg.MaxConnectionBytes,
 	}, h, logger)
 	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
 	reg := httpserver.NewRegistry()
