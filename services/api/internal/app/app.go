@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -22,11 +22,10 @@ import (
 
 // Run serves the api until ctx ends.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "api", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "api", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err
@@ -70,7 +69,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		SecretKey:   cfg.StripeSecretKey,
 		APIBase:     cfg.StripeAPIBase,
 		Currency:    cfg.Currency(),
-		TokenSecret: []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:   cfg.TokenKeys(),
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
 		Metrics:     stripeMetrics,
@@ -82,9 +81,9 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
-		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:          cfg.TokenKeys(),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            append([]string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret}, cfg.AdminAPIKeys...),
+		Secrets:            append(append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...), cfg.AdminAPIKeys...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
@@ -107,4 +106,13 @@ func (s eventStore) ObjectByID(ctx context.Context, id string) (pgstore.Object, 
 
 func (s eventStore) Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error) {
 	return pgstore.Timeline(ctx, s.pool, id, limit)
+}
+
+// tokenSecrets are the secrets of keys, which no answer or log may show.
+func tokenSecrets(keys subtoken.Keys) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = string(k.Secret)
+	}
+	return out
 }

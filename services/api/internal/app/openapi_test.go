@@ -65,7 +65,7 @@ func documented(t *testing.T, doc *openapi3.T) []string {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	ops := documented(t, doc)
-	if len(ops) < 4*3+1 {
+	if len(ops) < 5*3+1 {
 		t.Fatalf("only %d operations documented: %v", len(ops), ops)
 	}
 
@@ -120,6 +120,8 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2.5}`, withKey, 400},
 		{"POST", "/Stripe/payment-intents", `{"amount":1}`, nil, 401},
 		{"GET", "/Stripe/events?id=ch_oa", "", withKey, 401},
+		{"POST", "/Stripe/subscription-tokens", `{"id":"ch_oa","token":"` + mintToken("ch_oa") + `"}`, withKey, 200},
+		{"POST", "/api/services/Stripe/subscription-tokens", `{"id":"ch_oa","token":"` + mintToken("ch_other") + `"}`, withKey, 403},
 		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2000,"capture":false}`, withKey, 200},
 		{"GET", "/Stripe/transactions/pi_oa?token=" + mintToken("pi_oa"), "", withKey, 200},
 		{"POST", "/Stripe/payment-intents", `{"amount":2000,"payment_method":"pm_card_visa","confirm":true,"return_url":"https://shop.example/back"}`, withKey, 200},

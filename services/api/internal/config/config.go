@@ -13,6 +13,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/secret"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 // Config is every setting of the api.
@@ -57,8 +58,10 @@ type Config struct {
 	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events asks, besides the API key, for the subscription token of the transaction it reads"`
 
 	// SubscriptionTokenSecret signs subscription tokens, which the notifier
-	// verifies with the same value: at least secret.MinTokenSecret characters.
-	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET" help:"signs the subscription tokens the notifier verifies (the same value there); required"`
+	// verifies with the same value: one secret, or key-id:secret pairs of
+	// which the first signs and all verify (subtoken.ParseKeys), each at
+	// least secret.MinTokenSecret characters.
+	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET" help:"signs the subscription tokens the notifier verifies (the same value there): one secret, or comma-separated keyid:secret pairs, the first signs and all verify; required"`
 	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h" help:"how long a subscription token stays valid"`
 
 	// The HTTP server's limits (pkg/httpserver.Limits; the defaults are
@@ -147,7 +150,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if err := secret.Check("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret); err != nil {
+	if err := subtoken.CheckSetting("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret); err != nil {
 		errs = append(errs, fmt.Errorf("%w; the notifier verifies the tokens with the same value", err))
 	}
 	if c.SubscriptionTokenTTL <= 0 {
@@ -196,4 +199,10 @@ func (c Config) Currencies() []string {
 		out = append(out, strings.ToLower(strings.TrimSpace(cur)))
 	}
 	return out
+}
+
+// TokenKeys is SUBSCRIPTION_TOKEN_SECRET parsed (Validate has checked it).
+func (c Config) TokenKeys() subtoken.Keys {
+	k, _ := subtoken.ParseKeys(c.SubscriptionTokenSecret)
+	return k
 }

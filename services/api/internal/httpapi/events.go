@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 const maxEventPage = 100
@@ -134,7 +133,7 @@ func (h *Handler) subscriptionTokenAlways(r *http.Request, id string) error {
 	if token == "" {
 		return authError{"missing_subscription_token", "the subscription token of this id is required (the subscribe.token of the charge or PaymentIntent answer), in X-Subscription-Token or ?token="}
 	}
-	if err := subtoken.Verify(h.cfg.TokenSecret, token, id, time.Now()); err != nil {
+	if _, err := h.cfg.TokenKeys.Verify(token, id, time.Now()); err != nil {
 		return tokenError{err}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
@@ -25,6 +26,7 @@ type Payments interface {
 	CapturePaymentIntent(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
 	CancelCharge(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
 	CancelPaymentIntent(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
+	RenewSubscription(id, token string) (payments.Subscribe, error)
 }
 
 // Events reads the stored Stripe events of one transaction, and the
@@ -47,9 +49,9 @@ type Config struct {
 	PublishableKey string
 	Currency       string   // the default, lower case
 	Currencies     []string // the allow-list, lower case; includes Currency
-	// TokenSecret verifies subscription tokens on GET /Stripe/events when
+	// TokenKeys verify subscription tokens on GET /Stripe/events when
 	// EventsRequireToken is set.
-	TokenSecret        []byte
+	TokenKeys          subtoken.Keys
 	EventsRequireToken bool
 	// Secrets are values no response or log line may contain, not even in
 	// part (the Stripe secret key).
@@ -109,6 +111,7 @@ var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/charges/{id}/cancel", admin: true, serve: (*Handler).cancelCharge},
 	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/capture", admin: true, serve: (*Handler).capturePaymentIntent},
 	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/cancel", admin: true, serve: (*Handler).cancelPaymentIntent},
+	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
 }
 
 // served reports whether rt is served under prefix.
@@ -136,7 +139,7 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 		metrics: cfg.Metrics,
 		cfg:     cfg, payments: p, events: ev, logger: logger,
 		keys: newKeyring(cfg.APIKeys), admins: newKeyring(cfg.AdminKeys), scrub: newScrubber(cfg.Secrets),
-		idemScope: idempotencyScope(cfg.TokenSecret),
+		idemScope: idempotencyScope(cfg.TokenKeys),
 		perKey:    newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
 	for _, prefix := range prefixes {

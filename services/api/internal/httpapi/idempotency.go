@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 // The rules of a client's Idempotency-Key (docs/security.md, "Idempotency
@@ -23,10 +25,14 @@ const (
 )
 
 // idempotencyScope keys the HMAC that scopes client keys: derived from the
-// token secret, so it needs no setting of its own and differs per
-// deployment.
-func idempotencyScope(tokenSecret []byte) []byte {
-	m := hmac.New(sha256.New, tokenSecret)
+// token secret that signs (the first of SUBSCRIPTION_TOKEN_SECRET), so it
+// needs no setting of its own and differs per deployment.
+func idempotencyScope(keys subtoken.Keys) []byte {
+	var secret []byte
+	if len(keys) > 0 {
+		secret = keys[0].Secret
+	}
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("stripeline idempotency-key scope v1"))
 	return m.Sum(nil)
 }

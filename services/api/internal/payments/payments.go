@@ -78,9 +78,10 @@ type CancelRequest struct {
 
 // Subscribe tells the client how to receive the transaction's events.
 type Subscribe struct {
-	Channel  string `json:"channel"`
-	Selector string `json:"selector"`
-	Token    string `json:"token"`
+	Channel   string    `json:"channel"`
+	Selector  string    `json:"selector"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"` // the token's end: renew it before (RenewSubscription)
 }
 
 // Result is Stripe's object, as Stripe sent it, plus the subscribe block
@@ -104,22 +105,22 @@ func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // Service talks to Stripe.
 type Service struct {
-	stripe      *client.API
-	currency    string
-	tokenSecret []byte
-	tokenTTL    time.Duration
-	timeout     time.Duration // of one call, its retry included
-	metrics     *Metrics
-	now         func() time.Time
+	stripe    *client.API
+	currency  string
+	tokenKeys subtoken.Keys
+	tokenTTL  time.Duration
+	timeout   time.Duration // of one call, its retry included
+	metrics   *Metrics
+	now       func() time.Time
 }
 
 // Config is what the Service needs.
 type Config struct {
-	SecretKey   string
-	APIBase     string
-	Currency    string
-	TokenSecret []byte
-	TokenTTL    time.Duration
+	SecretKey string
+	APIBase   string
+	Currency  string
+	TokenKeys subtoken.Keys // the first signs
+	TokenTTL  time.Duration
 	// HTTPTimeout bounds one call to Stripe, its retry (stripe-go makes one
 	// after a network error, a timeout or a 5xx) and the backoff before it
 	// included; zero is 30 s. A handler makes one call: the api's
@@ -146,7 +147,7 @@ func New(cfg Config) *Service {
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
 	}
-	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, now: time.Now}
+	return &Service{stripe: sc, currency: cfg.Currency, tokenKeys: cfg.TokenKeys, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, now: time.Now}
 }
 
 // Charge creates a Stripe charge from a card token.
@@ -409,9 +410,22 @@ func upstream(op string, err error) error {
 // selector, and a token bound to id.
 func (s *Service) subscribe(id string) Subscribe {
 	s.metrics.TokensIssued.Inc()
+	exp := s.now().Add(s.tokenTTL).Truncate(time.Second) // a token's expiry is in whole seconds
 	return Subscribe{
-		Channel:  "stripe",
-		Selector: "id = '" + strings.ReplaceAll(id, "'", "''") + "'",
-		Token:    subtoken.Sign(s.tokenSecret, id, s.now().Add(s.tokenTTL)),
+		Channel:   "stripe",
+		Selector:  "id = '" + strings.ReplaceAll(id, "'", "''") + "'",
+		Token:     s.tokenKeys.Sign(id, exp),
+		ExpiresAt: exp.UTC(),
 	}
+}
+
+// RenewSubscription answers a subscribe block with a new token for id, given
+// a token of id that is still valid: a client that keeps following a
+// transaction past SUBSCRIPTION_TOKEN_TTL sends it to the notifier in a
+// refresh frame before the old one expires. Errors are subtoken's.
+func (s *Service) RenewSubscription(id, token string) (Subscribe, error) {
+	if _, err := s.tokenKeys.Verify(token, id, s.now()); err != nil {
+		return Subscribe{}, err
+	}
+	return s.subscribe(id), nil
 }

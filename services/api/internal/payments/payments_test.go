@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 // STRIPE_TIMEOUT bounds the whole call: stripe-go retries an exchange that
@@ -29,7 +31,7 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 	defer stub.Close()
 	const timeout = 300 * time.Millisecond
 	s := New(Config{SecretKey: "sk_test_0123456789abcdefABCDEFGH", APIBase: stub.URL, Currency: "usd",
-		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), TokenTTL: time.Hour, HTTPTimeout: timeout})
+		TokenKeys: subtoken.Keys{{Secret: []byte("0123456789abcdef0123456789abcdef")}}, TokenTTL: time.Hour, HTTPTimeout: timeout})
 
 	for name, call := range map[string]func() error{
 		"charge": func() error {
@@ -54,8 +56,11 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 		if took > 2*timeout+200*time.Millisecond {
 			t.Errorf("%s took %s with a timeout of %s: the retry was not bounded", name, took, timeout)
 		}
-		if n := calls.Load(); n != 1 {
-			t.Errorf("%s: Stripe got %d requests, want 1 (no retry once the time is up)", name, n)
+		// The answer comes at the deadline, while the call may still be on
+		// its way: on a loaded machine the first request may not even have
+		// landed (0). What must never be is a retry.
+		if n := calls.Load(); n > 1 {
+			t.Errorf("%s: Stripe got %d requests, want at most 1 (no retry once the time is up)", name, n)
 		}
 	}
 }
@@ -74,7 +79,7 @@ func TestTimeoutBoundsTheBackoff(t *testing.T) {
 	defer stub.Close()
 	const timeout = 100 * time.Millisecond
 	s := New(Config{SecretKey: "sk_test_0123456789abcdefABCDEFGH", APIBase: stub.URL, Currency: "usd",
-		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), TokenTTL: time.Hour, HTTPTimeout: timeout})
+		TokenKeys: subtoken.Keys{{Secret: []byte("0123456789abcdef0123456789abcdef")}}, TokenTTL: time.Hour, HTTPTimeout: timeout})
 	start := time.Now()
 	_, err := s.Refund(context.Background(), RefundRequest{Charge: "ch_1", IdempotencyKey: "k"})
 	took := time.Since(start)
@@ -85,7 +90,7 @@ func TestTimeoutBoundsTheBackoff(t *testing.T) {
 	if took >= 500*time.Millisecond {
 		t.Errorf("took %s with a timeout of %s: the backoff was waited out", took, timeout)
 	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("Stripe got %d requests before the answer, want 1", n)
+	if n := calls.Load(); n > 1 {
+		t.Errorf("Stripe got %d requests before the answer, want at most 1", n)
 	}
 }
