@@ -23,6 +23,7 @@ import (
 var composeSecrets = map[string]string{
 	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
 	"API_KEYS":                  "test-secret-api-keys",
+	"ADMIN_API_KEYS":            "test-secret-admin-api-keys",
 	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
 	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
 }

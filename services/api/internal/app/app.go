@@ -77,12 +77,13 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{
 		APIKeys:            cfg.APIKeys,
+		AdminKeys:          cfg.AdminAPIKeys,
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
 		TokenKeys:          cfg.TokenKeys(),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...),
+		Secrets:            append(append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...), cfg.AdminAPIKeys...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
@@ -92,7 +93,7 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 
-// eventStore reads stripe_events through the pool.
+// eventStore reads stripe_events and stripe_objects through the pool.
 type eventStore struct{ pool *pgxpool.Pool }
 
 func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
@@ -106,4 +107,12 @@ func tokenSecrets(keys subtoken.Keys) []string {
 		out[i] = string(k.Secret)
 	}
 	return out
+}
+
+func (s eventStore) ObjectByID(ctx context.Context, id string) (pgstore.Object, error) {
+	return pgstore.ObjectByID(ctx, s.pool, id)
+}
+
+func (s eventStore) Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error) {
+	return pgstore.Timeline(ctx, s.pool, id, limit)
 }

@@ -44,7 +44,12 @@ type Config struct {
 	// APIKeys are the keys clients present in X-API-Key or the Backendless
 	// path. Required unless AuthDisabled says, explicitly, to serve without;
 	// each passes secret.Check (at least secret.MinAPIKey characters).
-	APIKeys      []string `env:"API_KEYS" help:"comma-separated keys clients send in X-API-Key; required unless API_AUTH_DISABLED=true"`
+	APIKeys []string `env:"API_KEYS" help:"comma-separated keys clients send in X-API-Key; required unless API_AUTH_DISABLED=true"`
+	// AdminAPIKeys are the shop servers' keys for the routes that move
+	// money back or settle an authorization (refunds, capture, cancel).
+	// They are taken from X-API-Key only, never a URL; a client key there
+	// gets 403. Empty: those routes refuse every request.
+	AdminAPIKeys []string `env:"ADMIN_API_KEYS, default=" help:"comma-separated server keys for refunds, capture and cancel, sent in X-API-Key only (a client key gets 403); empty turns those routes off"`
 	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false" help:"true serves without API keys (local use only)"`
 	// CORSOrigins are the browser origins allowed to call the api; "*" is any.
 	CORSOrigins []string `env:"API_CORS_ORIGINS" help:"comma-separated browser origins allowed to call the api; * is any"`
@@ -129,6 +134,20 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("API_KEYS holds the Stripe secret key; API keys are given to clients and must differ from it"))
 		} else if err := secret.Check(fmt.Sprintf("API_KEYS (key %d)", i+1), k, secret.MinAPIKey); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for i, k := range c.AdminAPIKeys {
+		switch {
+		case strings.TrimSpace(k) == "":
+			errs = append(errs, errors.New("ADMIN_API_KEYS has an empty key (a stray comma?)"))
+		case k == c.StripeSecretKey:
+			errs = append(errs, errors.New("ADMIN_API_KEYS holds the Stripe secret key; admin keys must differ from it"))
+		case slices.Contains(c.APIKeys, k):
+			errs = append(errs, errors.New("ADMIN_API_KEYS and API_KEYS share a key: client keys ship inside apps, an admin key must not"))
+		default:
+			if err := secret.Check(fmt.Sprintf("ADMIN_API_KEYS (key %d)", i+1), k, secret.MinAPIKey); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := subtoken.CheckSetting("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret); err != nil {
