@@ -11,8 +11,10 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -164,3 +166,24 @@ func IsHeader(name string) bool {
 	}
 	return false
 }
+
+// ShutdownWithin is t.Shutdown bounded by grace, for a service's deferred
+// stop: a collector that is away costs the stop at most grace, and what
+// could not be exported is logged, not returned.
+func ShutdownWithin(t *Tracing, grace time.Duration, logger *slog.Logger) {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		logger.Warn("spans not exported at shutdown", "error", err)
+	}
+}
+
+// PaymentTraceKey is the Stripe metadata key under which the api leaves
+// the traceparent of its call to Stripe on the object it creates. Stripe
+// carries no trace context into its webhooks, but it does carry the
+// object's metadata: webhook-ingest links the webhook's trace to the api's
+// through it.
+const PaymentTraceKey = "stripeline_traceparent"

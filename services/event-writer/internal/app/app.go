@@ -26,6 +26,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/summary"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
@@ -212,13 +213,18 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	}); err != nil {
 		return nil // ctx ended while waiting: a clean stop
 	}
-	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer"}, wlog)
+	tr, err := tracing.New(ctx, cfg.Tracing, "event-writer")
+	if err != nil {
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
+	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Tracing: tr.Provider()}, wlog)
 	if err != nil {
 		return fmt.Errorf("poison publisher: %w", err)
 	}
 	defer poison.Close()
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Group: cfg.ConsumerGroup,
+		Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Group: cfg.ConsumerGroup, Tracing: tr.Provider(),
 	}, wlog)
 	if err != nil {
 		return err
@@ -241,7 +247,11 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return err
 	}
-	w := writer.New(writerConfig(cfg, m), poolStore{pool}, logger)
+	wc := writerConfig(cfg, m)
+	if tr.Enabled() {
+		wc.Tracer = tr.Tracer("event-writer")
+	}
+	w := writer.New(wc, poolStore{pool}, logger)
 	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 
 	g, gctx := errgroup.WithContext(ctx)
