@@ -24,7 +24,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config is the tracing part of every service's settings. The OTLP
@@ -93,10 +92,12 @@ func (t *Tracing) Provider() trace.TracerProvider {
 	return t.provider
 }
 
-// Tracer is the named tracer; a no-op one when tracing is off.
+// Tracer is the named tracer, or nil when tracing is off: the parts that
+// record spans (the writer's, the websocket server's) take nil for none,
+// and skip even reading the trace context.
 func (t *Tracing) Tracer(name string) trace.Tracer {
 	if t == nil {
-		return noop.NewTracerProvider().Tracer(name)
+		return nil
 	}
 	return t.provider.Tracer(name)
 }

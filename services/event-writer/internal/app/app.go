@@ -248,9 +248,7 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return err
 	}
 	wc := writerConfig(cfg, m)
-	if tr.Enabled() {
-		wc.Tracer = tr.Tracer("event-writer")
-	}
+	wc.Tracer = tr.Tracer("event-writer")
 	w := writer.New(wc, poolStore{pool}, logger)
 	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
 	"github.com/stripeline/stripeline/services/notifier/internal/feed"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
@@ -45,6 +46,12 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		return err
 	}
 	logger.Info("settings", service.Effective(cfg)...)
+	tr, err := tracing.New(ctx, cfg.Tracing, "notifier")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
@@ -56,8 +63,9 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxFrame:         cfg.MaxFrameBytes,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxUnpinned:      cfg.MaxUnpinned,
+		Tracer:           tr.Tracer("notifier"),
 	}, h, logger)
-	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
+	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window, Tracing: tr.Provider()}, h, logger)
 	reg := httpserver.NewRegistry()
 	if _, err := NewMetrics(reg, h, wss); err != nil {
 		ln.Close()

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stripeline/stripeline/pkg/selector"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
@@ -19,10 +21,11 @@ import (
 type Event struct {
 	stripeevent.Envelope
 	Headers     map[string]string
-	HeadersJSON json.RawMessage // Headers, encoded once for every delivery
-	Raw         json.RawMessage // the body as Stripe sent it
-	Fields      selector.Event  // what selectors look at
-	At          time.Time       // when the broker took it: its place in the window
+	HeadersJSON json.RawMessage   // Headers, encoded once for every delivery
+	Raw         json.RawMessage   // the body as Stripe sent it
+	Fields      selector.Event    // what selectors look at
+	At          time.Time         // when the broker took it: its place in the window
+	Trace       trace.SpanContext // the trace it came with; invalid without one
 
 	seq uint64 // order of arrival in the hub
 }

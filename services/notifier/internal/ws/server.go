@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
@@ -41,6 +42,9 @@ type Config struct {
 	MaxFrame         int64         // largest frame a client may send, bytes
 	MaxSubscriptions int           // per connection
 	MaxUnpinned      int           // per connection: subscriptions evaluated against every event
+	// Tracer, when set, records each event's delivery to each subscription
+	// as a span of the event's trace (trace.go); nil records none.
+	Tracer trace.Tracer
 }
 
 func (c *Config) setDefaults() {

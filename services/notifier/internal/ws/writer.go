@@ -1,11 +1,13 @@
 package ws
 
 import (
+	"errors"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
@@ -28,7 +30,14 @@ type frame struct {
 	raw    []byte
 	code   int
 	text   string
+	span   trace.Span // the event's delivery span (trace.go); nil without tracing
 }
+
+// Why a queued frame was never written, for its delivery span.
+var (
+	errQueueOverflow = errors.New("dropped: the client's send queue overflowed")
+	errConnClosing   = errors.New("dropped: the connection is closing")
+)
 
 // sendQueue is a connection's bounded queue of outgoing frames. A writer
 // goroutine runs only while the queue is not empty: idle connections, the
@@ -49,12 +58,14 @@ func (c *conn) send(f frame) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
+		f.endSpan(errConnClosing)
 		return
 	}
 	switch {
 	case f.kind == frameClose:
 		q.closing = true
 	case len(q.frames) >= c.srv.cfg.QueueSize:
+		dropped(append(q.frames, f), errQueueOverflow)
 		clear(q.frames)
 		q.frames = q.frames[:0]
 		q.closing = true
@@ -76,6 +87,7 @@ func (q *sendQueue) stop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closing = true
+	dropped(q.frames, errConnClosing)
 	clear(q.frames)
 	q.frames = nil
 }
@@ -122,6 +134,7 @@ func (c *conn) writeLoop() {
 		default:
 			_ = c.ws.SetWriteDeadline(deadline)
 			err = c.writeData(f)
+			f.endSpan(err)
 		}
 		if err != nil {
 			// The reader sees the closed socket, ends and cleans up.
