@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
@@ -71,6 +72,7 @@ type Service struct {
 	tokenTTL    time.Duration
 	timeout     time.Duration // of one call, its retry included
 	metrics     *Metrics
+	tracer      trace.Tracer
 	now         func() time.Time
 }
 
@@ -89,6 +91,11 @@ type Config struct {
 	// Metrics are where the calls are counted; nil counts on a registry of
 	// its own that nothing serves.
 	Metrics *Metrics
+	// Tracer, when set, makes each call to Stripe a trace of its own
+	// (trace.go), and Transport, when set, carries the HTTP exchanges
+	// (tracing.Transport gives them client spans).
+	Tracer    trace.Tracer
+	Transport http.RoundTripper
 }
 
 // New builds a Service talking to Stripe (or stripe-mock) at cfg.APIBase.
@@ -98,7 +105,7 @@ func New(cfg Config) *Service {
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(cfg.APIBase),
-		HTTPClient:        &http.Client{Timeout: cfg.HTTPTimeout},
+		HTTPClient:        &http.Client{Timeout: cfg.HTTPTimeout, Transport: cfg.Transport},
 		MaxNetworkRetries: stripe.Int64(1),
 		// stripe-go's own logging would print request details we do not vet.
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
@@ -107,7 +114,7 @@ func New(cfg Config) *Service {
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
 	}
-	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, now: time.Now}
+	return &Service{stripe: sc, currency: cfg.Currency, tokenSecret: cfg.TokenSecret, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, tracer: cfg.Tracer, now: time.Now}
 }
 
 // Charge creates a Stripe charge from a card token.
@@ -116,14 +123,17 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (Result, error)
 	// again: twice STRIPE_TIMEOUT and a backoff, past API_WRITE_TIMEOUT.
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	ctx, span := s.startCall(ctx, CallCharge)
 	params := &stripe.ChargeParams{Source: &stripe.PaymentSourceSourceParams{Token: stripe.String(req.Token)}}
 	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	start := time.Now()
 	ch, err := s.stripe.Charges.New(params)
 	s.metrics.observe(CallCharge, time.Since(start), err)
 	if err != nil {
+		endCall(span, "", err)
 		return Result{}, upstream("stripe charge", err)
 	}
+	endCall(span, ch.ID, nil)
 	return s.result(ch.ID, ch.LastResponse), nil
 }
 
@@ -134,6 +144,7 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequ
 	// again: twice STRIPE_TIMEOUT and a backoff, past API_WRITE_TIMEOUT.
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	ctx, span := s.startCall(ctx, CallPaymentIntent)
 	params := &stripe.PaymentIntentParams{}
 	params.Amount, params.Currency, params.Description = s.fields(ctx, &params.Params, req.Payment)
 	if req.PaymentMethod != "" {
@@ -143,8 +154,10 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequ
 	pi, err := s.stripe.PaymentIntents.New(params)
 	s.metrics.observe(CallPaymentIntent, time.Since(start), err)
 	if err != nil {
+		endCall(span, "", err)
 		return Result{}, upstream("stripe payment intent", err)
 	}
+	endCall(span, pi.ID, nil)
 	return s.result(pi.ID, pi.LastResponse), nil
 }
 
@@ -160,6 +173,9 @@ func (s *Service) fields(ctx context.Context, p *stripe.Params, pay Payment) (am
 	}
 	p.Context = ctx
 	for k, v := range pay.Metadata {
+		p.AddMetadata(k, v)
+	}
+	if k, v, ok := traceMetadata(ctx); ok {
 		p.AddMetadata(k, v)
 	}
 	if pay.IdempotencyKey != "" {
