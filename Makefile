@@ -20,7 +20,7 @@ help:
 ## DATABASE_URL, when set, names the database; else the project's own cluster serves it.
 run:
 	DATABASE_URL="$${DATABASE_URL:-$(call pg,stripeline)}" \
-	  $(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-dev run -data $(DATA)
+	  $(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-dev run -data $(DATA)
 
 ## test: vet, then every test with the race detector, on the project's own
 ## PostgreSQL cluster unless STRIPELINE_TEST_POSTGRES names a server.
@@ -45,13 +45,13 @@ fmt:
 ## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
 ## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
 bench:
-	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-bench -out bench \
+	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-bench -out bench \
 	  -database "$(call pg,stripeline_bench)" $(BENCH_FLAGS)
 
 ## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails. Sizes are flags, e.g.
 ## make chaos CHAOS_FLAGS="-seed 1234 -events 50000"
 chaos:
-	$(GO) run github.com/stripeline/stripeline/pkg/cmd/stripeline-chaos -data $(DATA)/chaos \
+	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-chaos -data $(DATA)/chaos \
 	  -database "$(call pg,stripeline_chaos)" $(CHAOS_FLAGS)
 
 ## hostile: the hostile-input battery of make test, 25 times the floods (docs/security.md).

@@ -4,12 +4,15 @@ go 1.26.8
 
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
+	github.com/stripeline/stripeline/tools v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	sigs.k8s.io/kustomize/api v0.21.2
 	sigs.k8s.io/kustomize/kyaml v0.21.2
 	sigs.k8s.io/yaml v1.6.0
 )
+
+require github.com/sethvargo/go-envconfig v1.4.3 // indirect
 
 require (
 	github.com/blang/semver/v4 v4.0.0 // indirect
@@ -66,3 +69,5 @@ require (
 )
 
 replace github.com/stripeline/stripeline/pkg => ../pkg
+
+replace github.com/stripeline/stripeline/tools => ../tools

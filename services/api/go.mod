@@ -10,6 +10,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripeline/stripeline/pkg v0.0.0-00010101000000-000000000000
+	github.com/stripeline/stripeline/tools v0.0.0-00010101000000-000000000000
 	golang.org/x/time v0.16.0
 )
 
@@ -66,3 +67,5 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/stripeline/stripeline/tools => ../../tools
