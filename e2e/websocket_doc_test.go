@@ -16,8 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 // TestWebsocketDocument runs every exchange of docs/websocket.md (its

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stripeline/stripeline/pkg/workspace"
+	"github.com/stripeline/stripeline/tools/workspace"
 )
 
 // TestClientLibraryIsCurrent: the page's stripeline.js is the client
