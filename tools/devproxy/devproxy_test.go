@@ -1,4 +1,4 @@
-package devproxy
+package devproxy_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/stripeline/stripeline/tools/devproxy"
 	"github.com/stripeline/stripeline/tools/devstack"
 )
 
@@ -101,7 +102,7 @@ func stripeMock(t *testing.T) string {
 func start(t *testing.T) (*httptest.Server, *receiver) {
 	t.Helper()
 	rc := newReceiver(t)
-	p, err := New(Config{Upstream: stripeMock(t), WebhookURL: rc.URL + "/webhooks/stripe", WebhookSecret: whsec})
+	p, err := devproxy.New(devproxy.Config{Upstream: stripeMock(t), WebhookURL: rc.URL + "/webhooks/stripe", WebhookSecret: whsec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +158,11 @@ func TestDeclineTokensAreDeclinedAsStripeDoes(t *testing.T) {
 		"tok_chargeDeclinedProcessingError":   {"processing_error", "processing_error"},
 		"tok_chargeDeclinedFraudulent":        {"card_declined", "fraudulent"},
 	}
-	if len(DeclineTokens()) < len(want) {
-		t.Fatalf("DeclineTokens() = %v", DeclineTokens())
+	if len(devproxy.DeclineTokens()) < len(want) {
+		t.Fatalf("DeclineTokens() = %v", devproxy.DeclineTokens())
 	}
 	charges := map[string]string{} // charge id → token
-	for _, tok := range DeclineTokens() {
+	for _, tok := range devproxy.DeclineTokens() {
 		status, body := post(t, srv.URL, "/v1/charges", url.Values{"amount": {"500"}, "currency": {"usd"}, "source": {tok}})
 		e, _ := body["error"].(map[string]any)
 		if status != http.StatusPaymentRequired || e["type"] != "card_error" || e["message"] == "" {
@@ -293,16 +294,16 @@ func TestStripeMockRefusalsPassThroughWithoutEvents(t *testing.T) {
 }
 
 func TestOnlyOnThisMachine(t *testing.T) {
-	for _, cfg := range []Config{
+	for _, cfg := range []devproxy.Config{
 		{Upstream: "https://api.stripe.com", WebhookURL: "http://127.0.0.1:8081/webhooks/stripe", WebhookSecret: whsec},
 		{Upstream: "http://127.0.0.1:12111", WebhookURL: "https://shop.example/webhooks/stripe", WebhookSecret: whsec},
 		{Upstream: "http://127.0.0.1:12111", WebhookURL: "http://127.0.0.1:8081/webhooks/stripe"},
 	} {
-		if _, err := New(cfg); err == nil {
+		if _, err := devproxy.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted it", cfg)
 		}
 	}
-	if _, err := New(Config{Upstream: "http://localhost:12111", WebhookURL: "http://[::1]:8081/webhooks/stripe", WebhookSecret: whsec}); err != nil {
+	if _, err := devproxy.New(devproxy.Config{Upstream: "http://localhost:12111", WebhookURL: "http://[::1]:8081/webhooks/stripe", WebhookSecret: whsec}); err != nil {
 		t.Errorf("loopback refused: %v", err)
 	}
 }

@@ -24,8 +24,9 @@ $('load-stripejs').addEventListener('click', async () => {
     hint.textContent = `GET /Stripe/config failed: ${err.message}`;
     return;
   }
-  if (!pk) {
-    hint.textContent = 'No STRIPE_PUBLISHABLE_KEY is set: use a test card.';
+  if (!/^pk_(test|live)_[A-Za-z0-9]{24,}$/.test(pk ?? '')) {
+    // make run's stand-in (pk_test_stripeline) is no key Stripe.js can use.
+    hint.textContent = 'STRIPE_PUBLISHABLE_KEY is not a key from your Stripe dashboard: use a test card.';
     return;
   }
   const script = document.createElement('script');
