@@ -42,6 +42,10 @@ type StackConfig struct {
 	// a free port (Stack.StripeMockURL). make run turns it on; the tests
 	// and make bench, which measure stripe-mock directly, leave it off.
 	DevProxy bool
+	// Demo serves the api's demo checkout page (API_DEMO=true) with the
+	// notifier's address, and lets the page's origin open the notifier's
+	// websocket (NOTIFIER_ALLOWED_ORIGINS). make run turns it on.
+	Demo bool
 
 	DatabaseURL string // the database is created when missing
 
@@ -302,6 +306,13 @@ func (s *Stack) Env() []string {
 		"WEBHOOK_INGEST_OPS_ADDR=" + c.OpsAddrs["webhook-ingest"],
 		"NOTIFIER_OPS_ADDR=" + c.OpsAddrs["notifier"],
 	}
+	if c.Demo {
+		env = append(env,
+			"API_DEMO=true",
+			"API_DEMO_NOTIFIER_URL=ws://"+c.Addrs["notifier"]+"/ws",
+			"NOTIFIER_ALLOWED_ORIGINS="+strings.Join(Origins(c.Addrs["api"]), ","),
+		)
+	}
 	env = append(env, c.Env...)
 	if !c.KeepEnvironment {
 		return env
@@ -314,6 +325,20 @@ func (s *Stack) Env() []string {
 		}
 	}
 	return kept
+}
+
+// Origins are the browser origins of a page served at addr: as written,
+// and, on loopback or every address, by localhost's two names.
+func Origins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{"http://" + addr}
+	}
+	switch host {
+	case "127.0.0.1", "localhost", "", "0.0.0.0", "::", "::1":
+		return []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
+	}
+	return []string{"http://" + addr}
 }
 
 // publishableKey is STRIPE_PUBLISHABLE_KEY from the environment (make run

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -226,12 +225,7 @@ func runConfig(dataDir string) devstack.StackConfig {
 	// The proxy stands where stripe-mock would; with STRIPE_API_BASE set
 	// there is no stripe-mock, and no proxy.
 	cfg.DevProxy = cfg.StripeAPIBase == ""
-	api, notifier := cfg.Addrs["api"], cfg.Addrs["notifier"]
-	cfg.Env = append(cfg.Env,
-		"API_DEMO=true",
-		"API_DEMO_NOTIFIER_URL=ws://"+notifier+"/ws",
-		"NOTIFIER_ALLOWED_ORIGINS="+strings.Join(origins(api), ","),
-	)
+	cfg.Demo = true
 	return cfg
 }
 
@@ -244,20 +238,6 @@ func demoLink(stack *devstack.Stack) string {
 		link += "#key=" + strings.Split(stack.Config.APIKey, ",")[0]
 	}
 	return link
-}
-
-// origins are the browser origins of a page served at addr: as written,
-// and by localhost's two names.
-func origins(addr string) []string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []string{"http://" + addr}
-	}
-	out := []string{"http://" + addr}
-	if host == "127.0.0.1" || host == "localhost" || host == "" || host == "0.0.0.0" {
-		out = []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
-	}
-	return out
 }
 
 // anyExit is closed when any service process exits on its own.
