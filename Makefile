@@ -24,8 +24,11 @@ run:
 
 ## test: vet, then every test with the race detector, on the project's own
 ## PostgreSQL cluster unless STRIPELINE_TEST_POSTGRES names a server.
+## The browser test installs Chromium when missing (deployments/local/chromium.sh)
+## and leaves its screenshots in $(DATA)/test-artifacts.
 test: vet test-js
 	STRIPELINE_TEST_POSTGRES="$${STRIPELINE_TEST_POSTGRES:-$(call pg,postgres)}" \
+	STRIPELINE_TEST_ARTIFACTS="$${STRIPELINE_TEST_ARTIFACTS:-$(abspath $(DATA))/test-artifacts}" \
 	  $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 ## test-js: the JavaScript client's unit tests (clients/js), with Node's own
