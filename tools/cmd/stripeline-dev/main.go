@@ -4,6 +4,7 @@
 //	stripeline-dev run      [-data .data]   the pipeline, until Ctrl-C
 //	stripeline-dev broker   [-addr] [-data] only the embedded broker
 //	stripeline-dev trigger  <event type> --id <object id>   one event by hand
+//	stripeline-dev listen   < charge.json   a payment's events, as they arrive
 package main
 
 import (
@@ -39,9 +40,10 @@ the database and the four services.
 usage:
   stripeline-dev run    [-data .data]             the pipeline, until Ctrl-C
   stripeline-dev broker [-addr] [-data] [-partitions] only the embedded broker
-  stripeline-dev trigger <event type> --id <object id> [--proxy 127.0.0.1:12111]
+  stripeline-dev trigger <event type> [--id <object id>] [--proxy 127.0.0.1:12111] [< charge.json]
                                                   send one signed event about an object to the running
                                                   pipeline's webhook-ingest, through the development proxy
+  stripeline-dev listen [-n N] < charge.json      subscribe to a payment's events on the notifier and print them
 
 stripeline-dev <command> -h lists the command's flags.`
 
@@ -59,9 +61,11 @@ func realMain(ctx context.Context, args []string) error {
 	case "broker":
 		return broker(ctx, args[1:])
 	case "trigger":
-		return trigger(ctx, args[1:], os.Stdout)
+		return trigger(ctx, args[1:], os.Stdin, os.Stdout)
+	case "listen":
+		return listen(ctx, args[1:], os.Stdin, os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (run, broker, trigger)", args[0])
+		return fmt.Errorf("unknown command %q (run, broker, trigger, listen)", args[0])
 	}
 }
 
@@ -128,6 +132,16 @@ func run(ctx context.Context, args []string) error {
 		}
 	}()
 	c := stack.Config
+	// The key make run chose, for scripts and the README's walk
+	// (export API_KEY=$(cat .data/api-key)); a key of the user's is theirs
+	// to keep, and is not written down.
+	keyFile := filepath.Join(dataDir, "api-key")
+	_ = os.Remove(keyFile)
+	if os.Getenv("API_KEYS") == "" {
+		if err := os.WriteFile(keyFile, []byte(strings.Split(c.APIKey, ",")[0]+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
 
 	broker := "embedded kfake, data in " + cfg.BrokerData
 	if stack.Broker == nil {

@@ -129,7 +129,7 @@ func TestTrigger(t *testing.T) {
 
 	var out bytes.Buffer
 	proxyAddr := strings.TrimPrefix(proxy.URL, "http://")
-	if err := trigger(ctx, []string{"charge.refunded", "--id", "ch_byhand", "--proxy", proxyAddr}, &out); err != nil {
+	if err := trigger(ctx, []string{"charge.refunded", "--id", "ch_byhand", "--proxy", proxyAddr}, strings.NewReader(""), &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "charge.refunded evt_") {
@@ -152,14 +152,15 @@ func TestTrigger(t *testing.T) {
 	if obj := ev["data"].(map[string]any)["object"].(map[string]any); ev["type"] != "charge.refunded" || obj["id"] != "ch_byhand" || obj["refunded"] != true {
 		t.Errorf("event %v", ev)
 	}
-	// Flags first, a refusal passed on, and no proxy at all.
-	if err := trigger(ctx, []string{"--proxy", proxyAddr, "--id", "pi_x", "charge.refunded"}, io.Discard); err == nil || !strings.Contains(err.Error(), "is about a charge") {
+	// Flags first and the id from an answer on stdin; a refusal passed on;
+	// no id; no proxy at all.
+	if err := trigger(ctx, []string{"--proxy", proxyAddr, "charge.refunded"}, strings.NewReader(`{"id":"pi_x","object":"payment_intent"}`), io.Discard); err == nil || !strings.Contains(err.Error(), "is about a charge") {
 		t.Errorf("charge event about a PaymentIntent: %v", err)
 	}
-	if err := trigger(ctx, []string{"charge.refunded"}, io.Discard); err == nil {
-		t.Error("no --id: no error")
+	if err := trigger(ctx, []string{"charge.refunded"}, strings.NewReader(""), io.Discard); err == nil {
+		t.Error("no --id and nothing on stdin: no error")
 	}
-	if err := trigger(ctx, []string{"charge.refunded", "--id", "ch_1", "--proxy", "127.0.0.1:1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "is make run running") {
+	if err := trigger(ctx, []string{"charge.refunded", "--id", "ch_1", "--proxy", "127.0.0.1:1"}, strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), "is make run running") {
 		t.Errorf("no proxy: %v", err)
 	}
 }

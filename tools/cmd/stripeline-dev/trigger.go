@@ -18,12 +18,13 @@ import (
 // trigger asks make run's development proxy to send one event, as
 // `stripe trigger` asks Stripe: the object as the proxy last answered it
 // (or stripe-mock's fixture with that id), in the state the event says.
-func trigger(ctx context.Context, args []string, out io.Writer) error {
+func trigger(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
 	cli.Usage(fs, args, "stripeline-dev trigger sends one signed event about an object to make run's webhook-ingest,\n"+
 		"through the development proxy.\n\nusage: stripeline-dev trigger <event type> --id <object id> [flags]\n\n"+
-		"e.g. stripeline-dev trigger charge.refunded --id ch_3Q…")
-	id := fs.String("id", "", "the object's id (ch_…, pi_…, …); required")
+		"e.g. stripeline-dev trigger charge.refunded --id ch_3Q…\n"+
+		"     stripeline-dev trigger charge.refunded < charge.json   (the id of the api's answer to a payment)")
+	id := fs.String("id", "", "the object's id (ch_…, pi_…, …); without it, the id of the api's answer on stdin")
 	proxy := fs.String("proxy", "127.0.0.1:12111", "the development proxy's address (make run's stripe api)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -35,8 +36,15 @@ func trigger(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if typ == "" || *id == "" || fs.NArg() > 0 {
+	if typ == "" || fs.NArg() > 0 {
 		return errors.New("usage: stripeline-dev trigger <event type> --id <object id>")
+	}
+	if *id == "" {
+		var answer struct{ ID string }
+		if err := json.NewDecoder(in).Decode(&answer); err != nil || answer.ID == "" {
+			return errors.New("no --id, and stdin is not the api's answer to a payment: stripeline-dev trigger <event type> --id <object id>")
+		}
+		*id = answer.ID
 	}
 	body, _ := json.Marshal(devproxy.TriggerRequest{Type: typ, ID: *id})
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
