@@ -32,10 +32,11 @@ test: vet test-js
 	  $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 ## test-js: the JavaScript client's unit tests (clients/js), with Node's own
-## test runner; Node before 22 needs --experimental-websocket for its WebSocket.
+## test runner (Debian's nodejs, installed when missing); Node before 22 needs
+## --experimental-websocket for its WebSocket.
 test-js:
-	@command -v node >/dev/null || { echo "make test-js: node (18 or later) is needed for the JavaScript client's tests: apt-get install nodejs"; exit 1; }
-	cd clients/js && node $$(node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || echo --experimental-websocket) --test test/*.test.js
+	@node=$$(bash deployments/local/node.sh) && cd clients/js && \
+	  "$$node" $$("$$node" -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || echo --experimental-websocket) --test test/*.test.js
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
