@@ -5,20 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/selector"
-	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
-// conn is one client connection. Its reader owns subs; the send queue is in
-// writer.go.
+// conn is one client connection. Its subscriptions are in subscriptions.go,
+// the send queue in writer.go.
 //
 // The reader comes in two shapes, never both at once (see wait and read):
 // while the client is silent, a waiter goroutine with a shallow stack waits
@@ -34,12 +33,20 @@ type conn struct {
 	// reader can tell whether gorilla holds bytes not yet parsed. raw is the
 	// socket, to wait on without reading. Both nil: the reader stays in
 	// gorilla's read path, blocked there while the client is silent.
-	br  *bufio.Reader
-	raw syscall.RawConn
+	br   *bufio.Reader
+	raw  syscall.RawConn
+	addr string // the client's address (clientaddr.Key), counted in the server's perAddr
 
-	subs      []*hub.Subscription // a handful at most: a slice is smaller than a map
-	unpinned  int
-	nextID    int
+	// mu guards subs and unpinned: the reader changes them, and so does the
+	// server's expiry sweep (a token ending).
+	mu       sync.Mutex
+	subs     []*hub.Subscription // a handful at most: a slice is smaller than a map
+	unpinned int
+	// held is the bytes the subscriptions and their selectors hold; the
+	// send queue counts its frames (NOTIFIER_MAX_CONNECTION_BYTES bounds both).
+	held atomic.Int64
+
+	nextID    int   // the reader's own
 	pingSlot  uint8 // which of the server's ping ticks pings this connection
 	inMessage bool  // the reader is inside a data message: not at a frame boundary
 }
@@ -125,6 +132,7 @@ func (c *conn) read() {
 			return
 		case err != nil:
 			if errors.Is(err, websocket.ErrReadLimit) {
+				c.srv.refused[LimitFrameSize].Add(1)
 				c.closeWith(websocket.CloseMessageTooBig, "frame over "+strconv.FormatInt(c.srv.cfg.MaxFrame, 10)+" bytes")
 			}
 			c.finish()
@@ -207,6 +215,7 @@ func (c *conn) finish() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.unreserve(c.addr)
 	s.wg.Done()
 }
 
@@ -214,10 +223,12 @@ func (c *conn) finish() {
 // the socket goes, so nothing is delivered to a dead connection. A close
 // frame already queued gets a moment to go out first.
 func (c *conn) end() {
-	for _, s := range c.subs {
-		c.srv.hub.Unsubscribe(s)
+	c.mu.Lock()
+	for len(c.subs) > 0 {
+		c.drop(len(c.subs) - 1)
 	}
 	c.subs = nil
+	c.mu.Unlock()
 	if done := c.out.closeQueued(); done != nil {
 		select {
 		case <-done:
@@ -233,82 +244,16 @@ func (c *conn) handle(f clientFrame) {
 	case "subscribe":
 		c.subscribe(f)
 	case "unsubscribe":
-		i := slices.IndexFunc(c.subs, func(s *hub.Subscription) bool { return s.ID == f.Subscription })
-		if i < 0 {
-			c.sendError("unknown_subscription", "no subscription "+strconv.Quote(f.Subscription)+" on this connection")
-			return
-		}
-		s := c.subs[i]
-		c.srv.hub.Unsubscribe(s)
-		c.subs = slices.Delete(c.subs, i, i+1)
-		if !s.Pinned() {
-			c.unpinned--
-		}
-		c.sendJSON(subscribedFrame{"unsubscribed", s.ID})
+		c.unsubscribe(f)
+	case "refresh":
+		c.refresh(f)
 	case "ping":
 		c.sendJSON(struct {
 			Type string `json:"type"`
 		}{"pong"})
 	default:
-		c.sendError("bad_request", "type must be subscribe, unsubscribe or ping")
+		c.sendError("bad_request", "type must be subscribe, unsubscribe, refresh or ping")
 	}
-}
-
-func (c *conn) subscribe(f clientFrame) {
-	cfg := &c.srv.cfg
-	sel, ef := parseTarget(f)
-	if ef != nil {
-		c.send(frame{raw: ef.encode()})
-		return
-	}
-	ids, pinned := selector.PinnedIDs(sel)
-	if cfg.RequireToken {
-		// A token is bound to one transaction: it can only authorize a
-		// selector every matching event of which carries that id.
-		if !pinned {
-			c.sendError("unauthorized", "a subscription token covers one transaction: the selector must pin id (id = '<transaction id>', possibly AND other conditions)")
-			return
-		}
-		for _, id := range ids {
-			if err := subtoken.Verify(cfg.TokenSecret, f.Token, id, time.Now()); err != nil {
-				c.sendError("unauthorized", err.Error()+" (id "+strconv.Quote(id)+")")
-				return
-			}
-		}
-	}
-	if len(c.subs) >= cfg.MaxSubscriptions {
-		c.sendError("too_many_subscriptions", "at most "+strconv.Itoa(cfg.MaxSubscriptions)+" subscriptions per connection")
-		return
-	}
-	if !pinned && c.unpinned >= cfg.MaxUnpinned {
-		c.sendError("too_many_subscriptions", "at most "+strconv.Itoa(cfg.MaxUnpinned)+" subscriptions per connection whose selector does not pin id")
-		return
-	}
-	c.nextID++
-	id := "s" + strconv.Itoa(c.nextID)
-	channel := f.Channel
-	if channel == Channel {
-		channel = Channel // one string for every connection, not a copy each
-	}
-	s := hub.NewSubscription(id, channel, sel, &sink{c: c, prefix: messagePrefix(id, channel)})
-	c.subs = append(c.subs, s)
-	if !pinned {
-		c.unpinned++
-	}
-	// Queued before the hub replays the window into the same queue.
-	c.sendJSON(subscribedFrame{"subscribed", s.ID})
-	c.srv.hub.Subscribe(s)
-}
-
-// sink is a subscription's end in a connection.
-type sink struct {
-	c      *conn
-	prefix []byte // the subscription's message frame up to the headers
-}
-
-// Deliver implements hub.Sink: it only queues.
-func (s *sink) Deliver(_ *hub.Subscription, ev *hub.Event) {
-	s.c.send(frame{prefix: s.prefix, ev: ev})
 }
 
 func (c *conn) sendJSON(v any) {
@@ -319,8 +264,18 @@ func (c *conn) sendJSON(v any) {
 }
 
 func (c *conn) sendError(code, msg string) {
-	c.srv.refusals.Info("websocket frame refused", "code", code, "reason", msg, "remote_addr", c.ws.RemoteAddr().String())
-	c.send(frame{raw: errorFrame{"error", code, msg}.encode()})
+	c.sendErrorFrame(errorFrame{Type: "error", Code: code, Message: msg})
+}
+
+func (c *conn) sendErrorFrame(ef errorFrame) {
+	c.srv.refusals.Info("websocket frame refused", "code", ef.Code, "reason", ef.Message, "remote_addr", c.ws.RemoteAddr().String())
+	c.send(frame{raw: ef.encode()})
+}
+
+// refuse sends an error frame for a request a limit refused, and counts it.
+func (c *conn) refuse(l Limit, code, msg string) {
+	c.srv.refused[l].Add(1)
+	c.sendError(code, msg)
 }
 
 func (c *conn) ping() { c.send(frame{kind: framePing}) }
