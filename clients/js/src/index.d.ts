@@ -100,11 +100,13 @@ export interface StripelineOptions {
   /** event ids remembered per subscription to drop replays (1000) */
   dedupeSize?: number;
   /**
-   * A newer token for id: called before a token expires and when the
-   * notifier refuses an expired one. Without it a subscription whose token
-   * is refused ends with an `unauthorized` error.
+   * A newer token for id: called `refreshMargin` before a token expires (the
+   * live subscription gets it in a `refresh` frame), and when the notifier
+   * refuses a token at subscribe. Default: the api's
+   * POST /Stripe/subscription-tokens (renewToken); null: never refresh, so a
+   * subscription ends with `token_expired` when its token does.
    */
-  refreshToken?: (id: string, token: string | undefined) => Promise<string> | string;
+  refreshToken?: ((id: string, token: string | undefined) => Promise<string> | string) | null;
   /** the connection's state changes */
   onStateChange?: (state: ConnectionState, detail?: { delay?: number; code?: number; reason?: string }) => void;
   /** errors that belong to no subscription */
@@ -133,6 +135,8 @@ export class Subscription {
   readonly closed: boolean;
   /** resolves when the notifier accepts the subscription; rejects on a final refusal */
   readonly ready: Promise<Subscription>;
+  /** gets a newer token now (refreshToken) and hands it to the live subscription; true when it changed */
+  refresh(): Promise<boolean>;
   /** unsubscribes; no event is delivered after it returns */
   close(): void;
 }
@@ -161,6 +165,8 @@ export class Stripeline {
     query?: { related?: boolean; limit?: number; cursor?: string },
     options?: RequestOptions,
   ): Promise<EventsPage>;
+  /** POST /Stripe/subscription-tokens: a newer token for id, given its still-valid one */
+  renewToken(id: string, token: string, options?: RequestOptions): Promise<string>;
   /**
    * Listens to one transaction's events, each event once across reconnects.
    * token: the answer's subscribe.token; undefined uses the one remembered
@@ -179,7 +185,7 @@ export class Stripeline {
 }
 
 export class StripelineError extends Error {
-  /** the api's error type (card_error, invalid_request, …), notifier_error, network, refresh_failed */
+  /** the api's error type (card_error, invalid_request, …), notifier_error (code unauthorized, token_expired, …), network, refresh_failed */
   type: string;
   /** HTTP status of an api error */
   status?: number;

@@ -30,6 +30,12 @@ function apiStub(seen) {
       return json(200, { id: 'pi_1', object: 'payment_intent', client_secret: 'pi_1_secret', subscribe: { channel: 'stripe', selector: "id = 'pi_1'", token: 'tok-for-pi_1' } });
     }
     if (req.url.startsWith('/Stripe/events?')) return json(200, { object: 'list', data: [], has_more: false });
+    if (req.url === '/Stripe/subscription-tokens') {
+      if (b.token?.startsWith('v1.1.')) {
+        return json(403, { error: { type: 'authentication_error', code: 'subscription_token_expired', message: 'expired' } });
+      }
+      return json(200, { subscribe: { channel: 'stripe', selector: `id = '${b.id}'`, token: `v1.${Math.floor(Date.now() / 1000) + 7200}.aWQ.renewed` } });
+    }
     if (req.url === '/Stripe/config') return json(200, { publishable_key: 'pk_test_x', currency: 'usd', currencies: ['usd'] });
     json(404, { error: { type: 'invalid_request', message: 'no route' } });
   };
@@ -201,8 +207,8 @@ test("the seed's shape: channel('stripe').addMessageListener(\"id = '…'\") wit
   await until(() => got.length === 1, 'the event');
 });
 
-test('an unauthorized subscribe ends with that code when there is no refreshToken', async (t) => {
-  const { client, server } = await setup(t);
+test('an unauthorized subscribe ends with that code when refreshing is off', async (t) => {
+  const { client, server } = await setup(t, { refreshToken: null });
   server.refuse = () => ({ code: 'unauthorized', message: 'subscription token has expired' });
   const errors = [];
   const sub = client.subscribe('ch_1', 'v1.1.aWQ.mac', () => {}, { onError: (e) => errors.push(e) });
@@ -250,6 +256,60 @@ test('a token that expired while disconnected is refreshed before the resubscrib
   assert.ok(server.peers[0].frames.every((f) => f.token !== expired));
 });
 
+test('a token is renewed by the api before it expires and handed to the live subscription', async (t) => {
+  // No refreshToken: the client renews through POST /Stripe/subscription-tokens.
+  const { client, server, seen } = await setup(t, { refreshMargin: 3600_000 - 300 });
+  const token = future();
+  const sub = client.subscribe('ch_1', token, () => {});
+  await sub.ready;
+  await until(() => server.peers[0].frames.some((f) => f.type === 'refresh'), 'a refresh frame');
+  const renew = seen.find((r) => r.url === '/Stripe/subscription-tokens');
+  assert.deepEqual(renew.body, { id: 'ch_1', token });
+  const refresh = server.peers[0].frames.find((f) => f.type === 'refresh');
+  assert.deepEqual(refresh, { type: 'refresh', subscription: 's1', token: sub.token });
+  assert.ok(sub.token.endsWith('.renewed'));
+  // The refreshed answer is consumed in order: a ping still gets its pong.
+  await until(() => server.peers[0].frames.length >= 2, 'frames');
+});
+
+test('a refused refresh keeps the subscription and says why', async (t) => {
+  const errors = [];
+  const { client, server } = await setup(t, { refreshToken: () => `v1.${Math.floor(Date.now() / 1000) + 7200}.aWQ.other` });
+  server.refuseRefresh = () => true;
+  const got = [];
+  const sub = client.subscribe('ch_1', future(), (ev) => got.push(ev.id), { onError: (e) => errors.push(e) });
+  await sub.ready;
+  assert.equal(await sub.refresh(), true);
+  await until(() => errors.length === 1, 'the refusal');
+  assert.deepEqual(server.peers[0].frames.at(-1), { type: 'refresh', subscription: 's1', token: sub.token });
+  assert.equal(errors[0].code, 'unauthorized');
+  server.publish(event('evt_1', 'ch_1'));
+  await until(() => got.length === 1, 'an event after the refusal');
+  assert.equal(sub.closed, false);
+});
+
+test('token_expired ends the subscription unless refreshToken brings a new token', async (t) => {
+  const { client, server } = await setup(t, { refreshToken: null });
+  const errors = [];
+  const sub = client.subscribe('ch_1', future(), () => {}, { onError: (e) => errors.push(e) });
+  await sub.ready;
+  // A ping in flight when the unsolicited error arrives still gets its pong.
+  server.peers[0].expire('s1');
+  await until(() => sub.closed, 'the subscription to end');
+  assert.equal(errors[0].code, 'token_expired');
+
+  let n = 0;
+  const { client: c2, server: s2 } = await setup(t, { refreshToken: () => `${future()}-minted-${++n}` });
+  const got = [];
+  const sub2 = c2.subscribe('ch_2', future(), (ev) => got.push(ev.id));
+  await sub2.ready;
+  s2.peers[0].expire('s1');
+  await until(() => s2.peers[0].subs.has('s2'), 'the resubscribe');
+  assert.ok(s2.peers[0].frames.at(-1).token.endsWith('-minted-1'));
+  s2.publish(event('evt_9', 'ch_2'));
+  await until(() => got.length === 1, 'an event on the new subscription');
+});
+
 test('close unsubscribes, delivers nothing more, and closes the socket after the last one', async (t) => {
   const { client, server } = await setup(t);
   const a = [];
@@ -278,9 +338,10 @@ test('a connection that stops answering pings is replaced', async (t) => {
   await until(() => server.peers.at(-1).subs.size === 1, 'the resubscribe');
 });
 
-test('selectorFor doubles quotes; tokenExpiry reads v1 tokens', () => {
+test('selectorFor doubles quotes; tokenExpiry reads v1 and v2 tokens', () => {
   assert.equal(selectorFor("ch_'x"), "id = 'ch_''x'");
   assert.equal(tokenExpiry('v1.1700000000.aWQ.mac').getTime(), 1700000000000);
+  assert.equal(tokenExpiry('v2.k1.1700000001.aWQ.mac').getTime(), 1700000001000);
   assert.equal(tokenExpiry('opaque'), undefined);
 });
 

@@ -111,12 +111,29 @@ class Peer {
         }
         this.send({ type: 'unsubscribed', subscription: f.subscription });
         return;
+      case 'refresh':
+        if (!this.subs.has(f.subscription)) {
+          this.send({ type: 'error', code: 'unknown_subscription', message: 'no subscription' });
+          return;
+        }
+        if (this.server.refuseRefresh?.(f)) {
+          this.send({ type: 'error', code: 'unauthorized', message: 'subscription token is for another transaction' });
+          return;
+        }
+        this.send({ type: 'refreshed', subscription: f.subscription, expires_at: '2030-01-01T00:00:00Z' });
+        return;
       case 'ping':
         if (!this.server.silent) this.send({ type: 'pong' });
         return;
       default:
-        this.send({ type: 'error', code: 'bad_request', message: 'type must be subscribe, unsubscribe or ping' });
+        this.send({ type: 'error', code: 'bad_request', message: 'type must be subscribe, unsubscribe, refresh or ping' });
     }
+  }
+
+  // expire ends subscription id as the notifier does when its token expires.
+  expire(id) {
+    this.subs.delete(id);
+    this.send({ type: 'error', code: 'token_expired', subscription: id, message: 'the subscription\'s token expired' });
   }
 
   message(id, f, ev) {

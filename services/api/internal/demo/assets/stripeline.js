@@ -47,13 +47,15 @@ export function selectorFor(id) {
 /**
  * tokenExpiry is when a subscription token expires (a Date), or undefined
  * when the token's format does not say. Tokens are
- * "v1.<expiry unix seconds>.<base64url id>.<mac>"; a client never needs to
- * parse one except to refresh it in time.
+ * "v1.<expiry unix seconds>.<base64url id>.<mac>" or
+ * "v2.<key id>.<expiry unix seconds>.<base64url id>.<mac>"; a client never
+ * needs to parse one except to refresh it in time.
  */
 export function tokenExpiry(token) {
   const parts = typeof token === 'string' ? token.split('.') : [];
-  if (parts.length < 3 || !/^\d+$/.test(parts[1])) return undefined;
-  return new Date(Number(parts[1]) * 1000);
+  const exp = { v1: parts.length === 4 && parts[1], v2: parts.length === 5 && parts[2] }[parts[0]];
+  if (!exp || !/^\d+$/.test(exp)) return undefined;
+  return new Date(Number(exp) * 1000);
 }
 
 // pinnedID is the id of a selector of the form id = '<id>', or undefined.
@@ -85,6 +87,11 @@ export class Stripeline {
     this.apiKey = options.apiKey;
     this.notifierUrl = options.notifierUrl;
     this.options = { ...defaults, ...options };
+    // Without a refreshToken of the app's, tokens are renewed by the api
+    // (POST /Stripe/subscription-tokens); null turns refreshing off.
+    if (options.refreshToken === undefined) {
+      this.options.refreshToken = (id, token) => this.renewToken(id, token);
+    }
     this._fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this._random = options.random ?? Math.random;
@@ -128,6 +135,16 @@ export class Stripeline {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
     const headers = token ? { 'X-Subscription-Token': token } : {};
     return this._request('GET', '/Stripe/events?' + q, undefined, { ...options, headers });
+  }
+
+  /**
+   * POST /Stripe/subscription-tokens: a newer token for id, given its
+   * still-valid one (an expired token cannot be renewed).
+   */
+  async renewToken(id, token, options = {}) {
+    const out = await this._request('POST', '/Stripe/subscription-tokens', { id, token }, options);
+    this._remember({ ...out, id });
+    return out.subscribe?.token ?? out.token;
   }
 
   _remember(out) {
@@ -276,6 +293,14 @@ export class Subscription {
     this._client._remove(this);
   }
 
+  /**
+   * refresh gets a newer token now (options.refreshToken) and hands it to
+   * the live subscription. It resolves true when the token changed.
+   */
+  refresh() {
+    return this._refresh();
+  }
+
   _frame() {
     const f = { type: 'subscribe', channel: this.channel };
     if (this.selector !== undefined) f.selector = this.selector;
@@ -327,9 +352,9 @@ export class Subscription {
       this.token = next;
       this._client._tokens.set(this.id, next);
       this._scheduleRefresh();
-      // Today's notifier checks a token at subscribe only, so the new one is
-      // used at the next (re)subscribe. When the notifier takes refresh
-      // frames (docs/websocket.md), this is where one is sent.
+      // A live subscription lasts until its token expires: tell the notifier
+      // (a refresh frame); otherwise the next subscribe brings it.
+      this._client._socket?.sendRefresh(this);
       return true;
     } catch (err) {
       this._error(err instanceof StripelineError ? err : new StripelineError(String(err?.message ?? err), { type: 'refresh_failed' }));
@@ -432,6 +457,17 @@ class Connection {
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
+  sendSubscribeFrame(sub) {
+    const frame = sub._frame();
+    this.send(frame, { sub, token: frame.token });
+  }
+
+  sendRefresh(sub) {
+    if (sub._serverId && this.subs.includes(sub)) {
+      this.send({ type: 'refresh', subscription: sub._serverId, token: sub.token }, { refresh: sub });
+    }
+  }
+
   send(frame, answers) {
     if (!this.ws || this.ws.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
@@ -444,11 +480,11 @@ class Connection {
     if (exp && exp.getTime() <= Date.now() && this.client.options.refreshToken) {
       // Expired while away: refresh first, then subscribe.
       sub._refresh().then(() => {
-        if (!sub.closed && this.subs.includes(sub) && sub._serverId === null) this.send(sub._frame(), { sub });
+        if (!sub.closed && this.subs.includes(sub) && sub._serverId === null) this.sendSubscribeFrame(sub);
       });
       return;
     }
-    this.send(sub._frame(), { sub });
+    this.sendSubscribeFrame(sub);
   }
 
   onFrame(data) {
@@ -479,16 +515,27 @@ class Connection {
         this.byServerId.set(f.subscription, sub);
         this.attempt = 0; // a connection that subscribes is healthy
         sub._resolve(sub);
+        // Refreshed while the subscribe was on its way: the notifier holds
+        // the older token.
+        if (p.token !== sub.token) this.sendRefresh(sub);
         return;
       }
       case 'unsubscribed':
+      case 'refreshed':
       case 'pong':
         this.pending.shift();
         return;
       case 'error': {
-        const p = this.pending.shift();
         const err = new StripelineError(f.message ?? f.code, { type: 'notifier_error', code: f.code });
+        if (f.code === 'token_expired') {
+          // Not an answer: the notifier ended a subscription whose token
+          // expired unrefreshed.
+          this.expired(this.byServerId.get(f.subscription), f.subscription, err);
+          return;
+        }
+        const p = this.pending.shift();
         if (p?.sub) this.refused(p.sub, err);
+        else if (p?.refresh) p.refresh._error(err); // it keeps the token it had
         else this.client.options.onError?.(err);
         return;
       }
@@ -497,12 +544,24 @@ class Connection {
     }
   }
 
+  expired(sub, serverId, err) {
+    this.byServerId.delete(serverId);
+    if (!sub || sub.closed) return;
+    sub._serverId = null;
+    // A token that expired cannot be renewed by the api, but an app's own
+    // refreshToken may mint one: then subscribe again.
+    sub._refresh().then((changed) => {
+      if (changed && !sub.closed && this.subs.includes(sub)) this.sendSubscribeFrame(sub);
+      else sub._refuse(err);
+    });
+  }
+
   refused(sub, err) {
     if (sub.closed) return;
     if (err.code === 'unauthorized' && this.client.options.refreshToken && !sub._refreshedAfterRefusal) {
       sub._refreshedAfterRefusal = true;
       sub._refresh().then((changed) => {
-        if (changed && !sub.closed && this.subs.includes(sub)) this.send(sub._frame(), { sub });
+        if (changed && !sub.closed && this.subs.includes(sub)) this.sendSubscribeFrame(sub);
         else sub._refuse(err);
       });
       return;
