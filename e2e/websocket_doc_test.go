@@ -136,7 +136,7 @@ var docIDRE = regexp.MustCompile(`\b((?:ch|pi|evt)_[0-9]+)\b`)
 
 func (r *docRun) mapIDs(s string) string { return docIDRE.ReplaceAllString(s, "${1}"+r.suffix) }
 
-var tokenRE = regexp.MustCompile(`<(expired )?token for ([^>]+)>`)
+var tokenRE = regexp.MustCompile(`<(expired )?token for ([^ >]+)(?: expiring in (\d+) s)?>`)
 
 // expand puts real ids and tokens into a line of the document.
 func (r *docRun) expand(line string) string {
@@ -146,6 +146,10 @@ func (r *docRun) expand(line string) string {
 		expires := time.Now().Add(time.Hour)
 		if sub[1] != "" {
 			expires = time.Now().Add(-time.Minute)
+		}
+		if sub[3] != "" {
+			secs, _ := strconv.Atoi(sub[3])
+			expires = time.Now().Add(time.Duration(secs) * time.Second)
 		}
 		return subtoken.Sign([]byte(stack.Config.SubscriptionTokenSecret), sub[2], expires)
 	})
