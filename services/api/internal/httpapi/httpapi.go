@@ -21,12 +21,12 @@ type Payments interface {
 	Charge(ctx context.Context, req payments.ChargeRequest) (payments.Result, error)
 	CreatePaymentIntent(ctx context.Context, req payments.PaymentIntentRequest) (payments.Result, error)
 	ConfirmPaymentIntent(ctx context.Context, req payments.ConfirmRequest) (payments.Result, error)
+	RenewSubscription(id, token string) (payments.Subscribe, error)
 	Refund(ctx context.Context, req payments.RefundRequest) (payments.Result, error)
 	CaptureCharge(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
 	CapturePaymentIntent(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
 	CancelCharge(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
 	CancelPaymentIntent(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
-	RenewSubscription(id, token string) (payments.Subscribe, error)
 }
 
 // Events reads the stored Stripe events of one transaction, and the
@@ -105,13 +105,13 @@ var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/confirm", limited: true, serve: (*Handler).confirmPaymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
+	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
 	{method: http.MethodGet, path: "/Stripe/transactions/{id}", serve: (*Handler).transaction},
 	{method: http.MethodPost, path: "/Stripe/refunds", admin: true, serve: (*Handler).refund},
 	{method: http.MethodPost, path: "/Stripe/charges/{id}/capture", admin: true, serve: (*Handler).captureCharge},
 	{method: http.MethodPost, path: "/Stripe/charges/{id}/cancel", admin: true, serve: (*Handler).cancelCharge},
 	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/capture", admin: true, serve: (*Handler).capturePaymentIntent},
 	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/cancel", admin: true, serve: (*Handler).cancelPaymentIntent},
-	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
 }
 
 // served reports whether rt is served under prefix.
