@@ -52,6 +52,7 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 		if !errors.As(err, &ue) || !(errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())) {
 			t.Fatalf("%s: error %v, want an UpstreamError that timed out", name, err)
 		}
+		t.Logf("%s: answered after %s (timeout %s)", name, took.Round(time.Millisecond), timeout)
 		// Twice the timeout and the smallest backoff would be 1.1 s.
 		if took > 2*timeout+200*time.Millisecond {
 			t.Errorf("%s took %s with a timeout of %s: the retry was not bounded", name, took, timeout)
@@ -86,6 +87,7 @@ func TestTimeoutBoundsTheBackoff(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want the deadline", err)
 	}
+	t.Logf("answered after %s (timeout %s)", took.Round(time.Millisecond), timeout)
 	// stripe-go's smallest backoff alone is 500 ms.
 	if took >= 500*time.Millisecond {
 		t.Errorf("took %s with a timeout of %s: the backoff was waited out", took, timeout)
