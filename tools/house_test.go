@@ -2,6 +2,7 @@ package tools
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,6 +51,43 @@ func TestProductLinksNoTools(t *testing.T) {
 		for _, imp := range strings.Split(imports, ",") {
 			if strings.HasPrefix(imp, "github.com/stripeline/stripeline/tools") {
 				t.Errorf("product package %s imports %s", pkg, imp)
+			}
+		}
+	}
+}
+
+// TestEveryToolAnswersHelp builds every command of the tools (and the
+// deployments' healthcheck probe) and runs each with -h and --help: exit 0,
+// a usage on stdout or stderr that names the command. The services' own
+// -h is tested beside each (servicetest.CheckHelp).
+func TestEveryToolAnswersHelp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every command")
+	}
+	root, err := workspace.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./tools/cmd/...", "./deployments/cmd/...")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	names, err := filepath.Glob(filepath.Join(bin, "*"))
+	if err != nil || len(names) < 6 {
+		t.Fatalf("built %v (%v); want the five tools and healthcheck", names, err)
+	}
+	for _, path := range names {
+		name := filepath.Base(path)
+		for _, arg := range []string{"-h", "--help"} {
+			out, err := exec.Command(path, arg).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s %s: %v\n%s", name, arg, err, out)
+				continue
+			}
+			if !strings.Contains(string(out), name) || !strings.Contains(strings.ToLower(string(out)), "usage") {
+				t.Errorf("%s %s says no usage of %s:\n%s", name, arg, name, out)
 			}
 		}
 	}

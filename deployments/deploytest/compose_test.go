@@ -23,6 +23,7 @@ import (
 var composeSecrets = map[string]string{
 	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
 	"API_KEYS":                  "test-secret-api-keys",
+	"ADMIN_API_KEYS":            "test-secret-admin-api-keys",
 	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
 	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
 }
@@ -91,7 +92,7 @@ func TestComposeImagesArePinned(t *testing.T) {
 // stripeMockVersion reads tools/devstack's StripeMockVersion constant.
 func stripeMockVersion(t *testing.T) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "pkg", "devstack", "stripemock.go"))
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "tools", "devstack", "stripemock.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	log.printf("starting the pipeline")
 	stack, err := devstack.StartStack(ctx, devstack.StackConfig{
 		BinDir: bin, DatabaseURL: cfg.DatabaseURL, BrokerData: brokerData, Partitions: cfg.Partitions,
-		Env: []string{"LOG_LEVEL=warn"},
+		// The load client opens every connection from loopback: one
+		// address, far past the notifier's default per-address limit.
+		Env: []string{"LOG_LEVEL=warn", "NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS=0"},
 		Log: func(c string) io.Writer {
 			f, err := os.Create(filepath.Join(cfg.OutDir, "logs", c+".log"))
 			if err != nil {

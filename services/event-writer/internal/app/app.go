@@ -52,11 +52,10 @@ func Command(ctx context.Context, cfg config.Config, args []string, logOut io.Wr
 	if len(args) == 0 {
 		return Run(ctx, cfg, logOut)
 	}
-	logger, err := logging.New(cfg.Log, "event-writer", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "event-writer", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	cmd, args := args[0], args[1:]
 	var replayCfg replay.Config
 	switch cmd {
@@ -190,11 +189,10 @@ func (s poolStore) InsertEvents(ctx context.Context, events []pgstore.Event) (pg
 // watermill-kafka Subscriber of the consumer group: one message in flight
 // per partition, acked (its offset committed) once its row is.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "event-writer", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "event-writer", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
 	"github.com/stripeline/stripeline/services/notifier/internal/feed"
@@ -39,16 +38,15 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 
 // RunListener is Run on a listener the caller opened.
 func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "notifier", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "notifier", logOut)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
-		TokenSecret:      []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:        cfg.TokenKeys(),
 		AllowedOrigins:   cfg.AllowedOrigins,
 		QueueSize:        cfg.SendQueue,
 		WriteTimeout:     cfg.WriteTimeout,
@@ -56,6 +54,14 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxFrame:         cfg.MaxFrameBytes,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxUnpinned:      cfg.MaxUnpinned,
+
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerAddress: cfg.MaxConnectionsPerAddress,
+		MaxConnectionsPerID:      cfg.MaxConnectionsPerID,
+		TrustedProxies:           cfg.TrustedProxyPrefixes(),
+		MaxSelectorValues:        cfg.MaxSelectorValues,
+		MaxSelectorNodes:         cfg.MaxSelectorNodes,
+		MaxConnectionBytes:       cfg.MaxConnectionBytes,
 	}, h, logger)
 	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
 	reg := httpserver.NewRegistry()

@@ -3,27 +3,34 @@ package ws
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/selector"
-	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
-// conn is one client connection. Its reader goroutine owns subs; the send
-// queue is in writer.go.
+// conn is one client connection. Its subscriptions are in subscriptions.go,
+// the send queue in writer.go.
 type conn struct {
-	srv *Server
-	ws  *websocket.Conn
-	out sendQueue
+	srv  *Server
+	ws   *websocket.Conn
+	out  sendQueue
+	addr string // the client's address (clientaddr.Key), counted in the server's perAddr
 
+	// mu guards subs and unpinned: the reader changes them, and so does the
+	// server's expiry sweep (a token ending).
+	mu       sync.Mutex
 	subs     []*hub.Subscription // a handful at most: a slice is smaller than a map
 	unpinned int
-	nextID   int
+	// held is the bytes the subscriptions and their selectors hold; the
+	// send queue counts its frames (NOTIFIER_MAX_CONNECTION_BYTES bounds both).
+	held atomic.Int64
+
+	nextID   int   // the reader's own
 	pingSlot uint8 // which of the server's ping ticks pings this connection
 }
 
@@ -54,7 +61,7 @@ func (c *conn) extendDeadline() error {
 // read is the connection's only goroutine while it has nothing to send: it
 // reads and handles the client's messages through gorilla's public read
 // path until the connection ends. While the client is silent it is blocked
-// in gorilla's NextReader, which runs the ping and pong handlers as control
+// in gorilla's ReadMessage, which runs the ping and pong handlers as control
 // frames arrive.
 func (c *conn) read() {
 	defer c.finish()
@@ -62,6 +69,7 @@ func (c *conn) read() {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
+				c.srv.refused[LimitFrameSize].Add(1)
 				c.closeWith(websocket.CloseMessageTooBig, "frame over "+strconv.FormatInt(c.srv.cfg.MaxFrame, 10)+" bytes")
 			}
 			return
@@ -83,6 +91,7 @@ func (c *conn) finish() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.unreserve(c.addr)
 	s.wg.Done()
 }
 
@@ -90,10 +99,12 @@ func (c *conn) finish() {
 // the socket goes, so nothing is delivered to a dead connection. A close
 // frame already queued gets a moment to go out first.
 func (c *conn) end() {
-	for _, s := range c.subs {
-		c.srv.hub.Unsubscribe(s)
+	c.mu.Lock()
+	for len(c.subs) > 0 {
+		c.drop(len(c.subs) - 1)
 	}
 	c.subs = nil
+	c.mu.Unlock()
 	if done := c.out.closeQueued(); done != nil {
 		select {
 		case <-done:
@@ -109,82 +120,16 @@ func (c *conn) handle(f clientFrame) {
 	case "subscribe":
 		c.subscribe(f)
 	case "unsubscribe":
-		i := slices.IndexFunc(c.subs, func(s *hub.Subscription) bool { return s.ID == f.Subscription })
-		if i < 0 {
-			c.sendError("unknown_subscription", "no subscription "+strconv.Quote(f.Subscription)+" on this connection")
-			return
-		}
-		s := c.subs[i]
-		c.srv.hub.Unsubscribe(s)
-		c.subs = slices.Delete(c.subs, i, i+1)
-		if !s.Pinned() {
-			c.unpinned--
-		}
-		c.sendJSON(subscribedFrame{"unsubscribed", s.ID})
+		c.unsubscribe(f)
+	case "refresh":
+		c.refresh(f)
 	case "ping":
 		c.sendJSON(struct {
 			Type string `json:"type"`
 		}{"pong"})
 	default:
-		c.sendError("bad_request", "type must be subscribe, unsubscribe or ping")
+		c.sendError("bad_request", "type must be subscribe, unsubscribe, refresh or ping")
 	}
-}
-
-func (c *conn) subscribe(f clientFrame) {
-	cfg := &c.srv.cfg
-	sel, ef := parseTarget(f)
-	if ef != nil {
-		c.send(frame{raw: ef.encode()})
-		return
-	}
-	ids, pinned := selector.PinnedIDs(sel)
-	if cfg.RequireToken {
-		// A token is bound to one transaction: it can only authorize a
-		// selector every matching event of which carries that id.
-		if !pinned {
-			c.sendError("unauthorized", "a subscription token covers one transaction: the selector must pin id (id = '<transaction id>', possibly AND other conditions)")
-			return
-		}
-		for _, id := range ids {
-			if err := subtoken.Verify(cfg.TokenSecret, f.Token, id, time.Now()); err != nil {
-				c.sendError("unauthorized", err.Error()+" (id "+strconv.Quote(id)+")")
-				return
-			}
-		}
-	}
-	if len(c.subs) >= cfg.MaxSubscriptions {
-		c.sendError("too_many_subscriptions", "at most "+strconv.Itoa(cfg.MaxSubscriptions)+" subscriptions per connection")
-		return
-	}
-	if !pinned && c.unpinned >= cfg.MaxUnpinned {
-		c.sendError("too_many_subscriptions", "at most "+strconv.Itoa(cfg.MaxUnpinned)+" subscriptions per connection whose selector does not pin id")
-		return
-	}
-	c.nextID++
-	id := "s" + strconv.Itoa(c.nextID)
-	channel := f.Channel
-	if channel == Channel {
-		channel = Channel // one string for every connection, not a copy each
-	}
-	s := hub.NewSubscription(id, channel, sel, &sink{c: c, prefix: messagePrefix(id, channel)})
-	c.subs = append(c.subs, s)
-	if !pinned {
-		c.unpinned++
-	}
-	// Queued before the hub replays the window into the same queue.
-	c.sendJSON(subscribedFrame{"subscribed", s.ID})
-	c.srv.hub.Subscribe(s)
-}
-
-// sink is a subscription's end in a connection.
-type sink struct {
-	c      *conn
-	prefix []byte // the subscription's message frame up to the headers
-}
-
-// Deliver implements hub.Sink: it only queues.
-func (s *sink) Deliver(_ *hub.Subscription, ev *hub.Event) {
-	s.c.send(frame{prefix: s.prefix, ev: ev})
 }
 
 func (c *conn) sendJSON(v any) {
@@ -195,8 +140,18 @@ func (c *conn) sendJSON(v any) {
 }
 
 func (c *conn) sendError(code, msg string) {
-	c.srv.refusals.Info("websocket frame refused", "code", code, "reason", msg, "remote_addr", c.ws.RemoteAddr().String())
-	c.send(frame{raw: errorFrame{"error", code, msg}.encode()})
+	c.sendErrorFrame(errorFrame{Type: "error", Code: code, Message: msg})
+}
+
+func (c *conn) sendErrorFrame(ef errorFrame) {
+	c.srv.refusals.Info("websocket frame refused", "code", ef.Code, "reason", ef.Message, "remote_addr", c.ws.RemoteAddr().String())
+	c.send(frame{raw: ef.encode()})
+}
+
+// refuse sends an error frame for a request a limit refused, and counts it.
+func (c *conn) refuse(l Limit, code, msg string) {
+	c.srv.refused[l].Add(1)
+	c.sendError(code, msg)
 }
 
 func (c *conn) ping() { c.send(frame{kind: framePing}) }

@@ -10,23 +10,28 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stripeline/stripeline/pkg/clientaddr"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
 // Config is the websocket port's settings.
 type Config struct {
-	// RequireToken makes every subscription show a token for the ids it pins.
+	// RequireToken makes every subscription show a token for the ids it pins;
+	// the subscription ends when the token expires, unless refreshed.
 	RequireToken bool
-	TokenSecret  []byte
+	TokenKeys    subtoken.Keys
 	// AllowedOrigins are the browser origins ("https://shop.example") that may
 	// connect; "*" allows any. Empty allows same-host browsers only. Requests
 	// without an Origin header (not from a browser) are always allowed.
@@ -38,6 +43,17 @@ type Config struct {
 	MaxFrame         int64         // largest frame a client may send, bytes
 	MaxSubscriptions int           // per connection
 	MaxUnpinned      int           // per connection: subscriptions evaluated against every event
+
+	// Limits on what one client may hold (limits.go). The per-address and
+	// per-id limits are off at 0.
+	MaxConnections           int // websockets served at once; the next is closed with 1013
+	MaxConnectionsPerAddress int // websockets from one client address (clientaddr.Key)
+	MaxConnectionsPerID      int // connections subscribed to one transaction id
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies     []netip.Prefix
+	MaxSelectorValues  int   // values of a selector, all IN lists together
+	MaxSelectorNodes   int   // conditions, AND, OR and NOT of a selector
+	MaxConnectionBytes int64 // queued frames, subscriptions and selectors of one connection
 }
 
 func (c *Config) setDefaults() {
@@ -59,15 +75,38 @@ func (c *Config) setDefaults() {
 	if c.MaxUnpinned < 0 {
 		c.MaxUnpinned = 0
 	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 17000
+	}
+	if c.MaxSelectorValues <= 0 {
+		c.MaxSelectorValues = 100
+	}
+	if c.MaxSelectorNodes <= 0 {
+		c.MaxSelectorNodes = 64
+	}
+	if c.MaxConnectionBytes <= 0 {
+		c.MaxConnectionBytes = 256 << 10
+	}
 }
 
 // Close codes beyond RFC 6455's (4000–4999 are for applications).
 const (
 	// CloseQueueOverflow: the client did not read fast enough; its send
-	// queue overflowed and it was disconnected. Reconnect and resubscribe:
-	// the recent window replays what was missed.
+	// queue overflowed (NOTIFIER_SEND_QUEUE frames, or
+	// NOTIFIER_MAX_CONNECTION_BYTES) and it was disconnected. Reconnect and
+	// resubscribe: the recent window replays what was missed.
 	CloseQueueOverflow = 4008
+	// CloseTooManyConnections: the client's address has
+	// NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS connections already.
+	CloseTooManyConnections = 4029
+	// CloseTryAgainLater (RFC 6455's registry, 1013): this instance holds
+	// NOTIFIER_HTTP_MAX_CONNECTIONS websockets; reconnect, to any instance.
+	CloseTryAgainLater = 1013
 )
+
+// expiryTick is how often the subscriptions whose token ended are looked
+// for; tokens expire in whole seconds.
+const expiryTick = 250 * time.Millisecond
 
 // closeGrace is how long a connection waits for the client's close frame
 // after sending its own, before it drops the TCP connection.
@@ -83,7 +122,13 @@ type Server struct {
 	refusals *slog.Logger
 	upgrader websocket.Upgrader
 
+	perAddr  counts // connections per client address
+	perID    counts // connections per pinned transaction id
+	expiries expiries
+	refused  refusals
+
 	mu       sync.Mutex
+	open     int // connections served or being upgraded (reserve)
 	conns    map[*conn]struct{}
 	nextSlot uint8 // the ping slot of the next connection
 	draining bool
@@ -102,6 +147,8 @@ func NewServer(cfg Config, h *hub.Hub, logger *slog.Logger) *Server {
 		logger:   logger,
 		refusals: slog.New(logging.RateLimited(logger.Handler(), refusalLogEvery)),
 		conns:    map[*conn]struct{}{},
+		perAddr:  counts{max: cfg.MaxConnectionsPerAddress},
+		perID:    counts{max: cfg.MaxConnectionsPerID},
 	}
 	s.upgrader = websocket.Upgrader{
 		// Client frames are small: a small read buffer, through which larger
@@ -148,21 +195,80 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	addr := clientaddr.Key(clientaddr.Of(r, s.cfg.TrustedProxies))
+	refusal, ok := s.reserve(addr)
 	wsc, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		if ok {
+			s.unreserve(addr)
+		}
 		s.wg.Done()
 		// The upgrader already answered (a bad origin, not a websocket
 		// handshake).
 		s.refusals.Info("websocket connection refused", "reason", err.Error(), "remote_addr", r.RemoteAddr)
 		return
 	}
-	c := &conn{srv: s, ws: wsc}
+	if !ok {
+		// Refused after the upgrade, with a close code: a browser sees
+		// nothing of an HTTP status answered to a websocket handshake.
+		s.refuse(wsc, refusal)
+		return
+	}
+	c := &conn{srv: s, ws: wsc, addr: addr}
 	s.mu.Lock()
 	c.pingSlot, s.nextSlot = s.nextSlot, (s.nextSlot+1)%pingSlots
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.start() // the reader calls finish, which calls s.wg.Done
 }
+
+// reserve takes a place for a connection from addr, before the upgrade, so
+// that two clients racing for the last place cannot both have it; else it
+// names the limit that refuses it.
+func (s *Server) reserve(addr string) (Limit, bool) {
+	s.mu.Lock()
+	full := s.open >= s.cfg.MaxConnections
+	if !full {
+		s.open++
+	}
+	s.mu.Unlock()
+	switch {
+	case full:
+		return LimitConnections, false
+	case !s.perAddr.acquire(addr):
+		s.mu.Lock()
+		s.open--
+		s.mu.Unlock()
+		return LimitConnectionsPerAddr, false
+	}
+	return 0, true
+}
+
+// unreserve gives back a place reserve took.
+func (s *Server) unreserve(addr string) {
+	s.perAddr.release(addr)
+	s.mu.Lock()
+	s.open--
+	s.mu.Unlock()
+}
+
+// refuse closes a websocket just upgraded with the close code of l and a
+// reason naming its setting (at most 123 bytes, the close frame's room), and
+// counts the refusal.
+func (s *Server) refuse(wsc *websocket.Conn, l Limit) {
+	code, reason := CloseTryAgainLater, "NOTIFIER_HTTP_MAX_CONNECTIONS: this instance is full ("+strconv.Itoa(s.cfg.MaxConnections)+"); try another"
+	if l == LimitConnectionsPerAddr {
+		code, reason = CloseTooManyConnections, "NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS: at most "+strconv.Itoa(s.cfg.MaxConnectionsPerAddress)+" from one address"
+	}
+	s.refused[l].Add(1)
+	s.refusals.Info("websocket connection refused", "reason", reason, "remote_addr", wsc.RemoteAddr().String())
+	_ = wsc.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(s.cfg.WriteTimeout))
+	wsc.Close()
+	s.wg.Done()
+}
+
+// Refused is how many requests or connections l refused.
+func (s *Server) Refused(l Limit) int64 { return s.refused[l].Load() }
 
 // readBufferSize is a connection's read buffer, in bytes: the frames
 // clients send (subscribe, unsubscribe, ping) are a few hundred bytes at
@@ -175,15 +281,22 @@ const readBufferSize = 256
 // all wake a writer at the same moment and delay the deliveries behind them.
 const pingSlots = 16
 
-// Run pings every connection once each PingInterval until ctx ends, then
-// sends every client a going-away close frame (1001), so it reconnects to
-// another instance, and waits up to grace for the connections to end.
+// Run pings every connection once each PingInterval and ends the
+// subscriptions whose token expired, until ctx ends; it then sends every
+// client a going-away close frame (1001), so it reconnects to another
+// instance, and waits up to grace for the connections to end.
 func (s *Server) Run(ctx context.Context, grace time.Duration) error {
 	t := time.NewTicker(max(s.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
+	exp := time.NewTicker(expiryTick)
+	defer exp.Stop()
 	var slot uint8
 	for {
 		select {
+		case now := <-exp.C:
+			for _, sk := range s.expiries.due(now.Unix()) {
+				sk.c.expire(sk, now)
+			}
 		case <-t.C:
 			for _, c := range s.snapshot() {
 				if c.pingSlot == slot {
