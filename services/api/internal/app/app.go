@@ -15,6 +15,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
@@ -31,8 +32,13 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
+	tr, err := tracing.New(ctx, cfg.Tracing, "api")
+	if err != nil {
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	reg := httpserver.NewRegistry()
-	h, err := Handler(cfg, pool, reg, logger)
+	h, err := handler(cfg, pool, reg, logger, tr)
 	if err != nil {
 		return err
 	}
@@ -54,6 +60,11 @@ func Ops(pool *pgxpool.Pool, metrics prometheus.Gatherer, logger *slog.Logger) h
 // CORS. Its metrics are registered on reg; /readyz and /metrics are on the
 // ops port (Ops).
 func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger) (http.Handler, error) {
+	return handler(cfg, pool, reg, logger, nil)
+}
+
+// handler is Handler with tracing: each call to Stripe a trace of its own.
+func handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger, tr *tracing.Tracing) (http.Handler, error) {
 	routeMetrics, err := httpapi.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -73,6 +84,8 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
 		Metrics:     stripeMetrics,
+		Tracer:      tr.Tracer("api"),
+		Transport:   tr.Transport(nil),
 	})
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{

@@ -14,6 +14,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/secret"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
 // Config is every setting of the api.
@@ -25,6 +26,7 @@ type Config struct {
 	OpsAddr  string `env:"API_OPS_ADDR, default=127.0.0.1:9080" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9080 in a container"`
 	Log      logging.Config
 	Database pgstore.Config
+	Tracing  tracing.Config
 
 	// StripeSecretKey is an sk_ or rk_ key of at least secret.MinStripeKey
 	// characters, no placeholder (secret.Check).

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
@@ -104,6 +105,7 @@ type Service struct {
 	tokenTTL  time.Duration
 	timeout   time.Duration // of one call, its retry included
 	metrics   *Metrics
+	tracer    trace.Tracer
 	now       func() time.Time
 }
 
@@ -122,6 +124,11 @@ type Config struct {
 	// Metrics are where the calls are counted; nil counts on a registry of
 	// its own that nothing serves.
 	Metrics *Metrics
+	// Tracer, when set, makes each call to Stripe a trace of its own
+	// (trace.go), and Transport, when set, carries the HTTP exchanges
+	// (tracing.Transport gives them client spans).
+	Tracer    trace.Tracer
+	Transport http.RoundTripper
 }
 
 // New builds a Service talking to Stripe (or stripe-mock) at cfg.APIBase.
@@ -131,7 +138,7 @@ func New(cfg Config) *Service {
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(cfg.APIBase),
-		HTTPClient:        &http.Client{Timeout: cfg.HTTPTimeout},
+		HTTPClient:        &http.Client{Timeout: cfg.HTTPTimeout, Transport: cfg.Transport},
 		MaxNetworkRetries: stripe.Int64(1),
 		// stripe-go's own logging would print request details we do not vet.
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
@@ -140,7 +147,7 @@ func New(cfg Config) *Service {
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
 	}
-	return &Service{stripe: sc, currency: cfg.Currency, tokenKeys: cfg.TokenKeys, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, now: time.Now}
+	return &Service{stripe: sc, currency: cfg.Currency, tokenKeys: cfg.TokenKeys, tokenTTL: cfg.TokenTTL, timeout: cfg.HTTPTimeout, metrics: cfg.Metrics, tracer: cfg.Tracer, now: time.Now}
 }
 
 // Charge creates a Stripe charge from a card token.
@@ -305,9 +312,20 @@ func (capturedError) Error() string {
 // backoff sleep does not watch the context, so do runs in a goroutine of
 // its own and the caller gets its answer when the time is up; the
 // goroutine ends by itself within that backoff, its request canceled.
-func (s *Service) call(ctx context.Context, name string, p *stripe.Params, do func() (string, *stripe.APIResponse, error)) (Result, error) {
+//
+// Each call is a span (startCall), the root of a trace of its own; a call
+// that makes a payment (carriesTrace) leaves that span's traceparent in the
+// object's metadata, for the webhooks' traces to link to.
+func (s *Service) call(ctx context.Context, name string, p *stripe.Params, do func() (string, *stripe.APIResponse, error)) (res Result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	ctx, span := s.startCall(ctx, name)
+	defer func() { endCall(span, res.ID, err) }()
+	if carriesTrace[name] {
+		if k, v, ok := traceMetadata(ctx); ok {
+			p.AddMetadata(k, v)
+		}
+	}
 	p.Context = ctx
 	type outcome struct {
 		id   string
@@ -340,6 +358,10 @@ func (s *Service) call(ctx context.Context, name string, p *stripe.Params, do fu
 	}
 	return Result{Object: raw, ID: o.id}, nil
 }
+
+// carriesTrace are the calls whose object's metadata carries the call's
+// traceparent: those that make a payment, whose webhooks follow.
+var carriesTrace = map[string]bool{CallCharge: true, CallPaymentIntent: true}
 
 // followed adds the subscribe block to a client's payment.
 func (s *Service) followed(res Result) Result {

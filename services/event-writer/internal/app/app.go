@@ -27,6 +27,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/summary"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
@@ -198,12 +199,19 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
+	tr, err := tracing.New(ctx, cfg.Tracing, "event-writer")
+	if err != nil {
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	reg := httpserver.NewRegistry()
 	m, err := metrics.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	w := writer.New(writerConfig(cfg, m), poolStore{pool}, logger)
+	wc := writerConfig(cfg, m)
+	wc.Tracer = tr.Tracer("event-writer")
+	w := writer.New(wc, poolStore{pool}, logger)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// EVENT_WRITER_ADDR is the ops listener (the writer has no product
@@ -241,7 +249,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		}); err != nil {
 			return nil
 		}
-		return consume(gctx, cfg, w, m, reg, pool, logger, func() { consuming.Store(true) })
+		return consume(gctx, cfg, tr, w, m, reg, pool, logger, func() { consuming.Store(true) })
 	})
 	err = g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -253,15 +261,15 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 // consume runs the writer's Router, its lag poller, retention and minute
 // summary until ctx ends, and calls running once the Router runs. The
 // database is migrated and the broker answered.
-func consume(ctx context.Context, cfg config.Config, w *writer.Writer, m *metrics.Metrics, reg prometheus.Gatherer, pool *pgxpool.Pool, logger *slog.Logger, running func()) error {
+func consume(ctx context.Context, cfg config.Config, tr *tracing.Tracing, w *writer.Writer, m *metrics.Metrics, reg prometheus.Gatherer, pool *pgxpool.Pool, logger *slog.Logger, running func()) error {
 	wlog := logging.Watermill(logger)
-	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer"}, wlog)
+	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Tracing: tr.Provider()}, wlog)
 	if err != nil {
 		return fmt.Errorf("poison publisher: %w", err)
 	}
 	defer poison.Close()
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Group: cfg.ConsumerGroup,
+		Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Group: cfg.ConsumerGroup, Tracing: tr.Provider(),
 	}, wlog)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/service"
@@ -56,6 +57,9 @@ type Publisher interface {
 type Config struct {
 	Kafka  kafka.Config
 	Window time.Duration // how far back to read at start
+	// Tracing, when set, traces the consumer (kafka.SubscriberConfig.Tracing),
+	// so each event comes with its consumer span as its trace.
+	Tracing trace.TracerProvider
 }
 
 // Feed moves events from the topic to the hub.
@@ -178,7 +182,7 @@ func (f *Feed) session(ctx context.Context, admin *kafka.Admin) error {
 	if err := admin.SetGroupOffsets(f.group, topic, f.next); err != nil {
 		return err
 	}
-	sub, err := f.newSubscriber(kafka.SubscriberConfig{Brokers: f.cfg.Kafka.Brokers, ClientID: clientID, Group: f.group})
+	sub, err := f.newSubscriber(kafka.SubscriberConfig{Brokers: f.cfg.Kafka.Brokers, ClientID: clientID, Group: f.group, Tracing: f.cfg.Tracing})
 	if err != nil {
 		return err
 	}
@@ -278,7 +282,9 @@ func HubEvent(ev kafka.Event) *hub.Event {
 	if at.IsZero() || at.Unix() <= 0 {
 		at = time.Now()
 	}
-	return hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+	e := hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+	e.Trace = ev.Trace
+	return e
 }
 
 // deleteGroup removes the feed's group once its Subscriber left it. It

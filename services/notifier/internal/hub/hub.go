@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stripeline/stripeline/pkg/selector"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
@@ -26,10 +28,11 @@ import (
 type Event struct {
 	stripeevent.Envelope
 	Headers     map[string]string
-	HeadersJSON json.RawMessage // Headers, encoded once for every delivery
-	Raw         json.RawMessage // the body as Stripe sent it
-	Fields      selector.Event  // what selectors look at
-	At          time.Time       // when the broker took it: its place in the window
+	HeadersJSON json.RawMessage   // Headers, encoded once for every delivery
+	Raw         json.RawMessage   // the body as Stripe sent it
+	Fields      selector.Event    // what selectors look at
+	At          time.Time         // when the broker took it: its place in the window
+	Trace       trace.SpanContext // the trace it came with; invalid without one
 
 	seq  uint64 // order of arrival in the hub
 	size int64  // what the window counts for it (footprint)

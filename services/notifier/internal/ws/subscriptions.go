@@ -31,8 +31,8 @@ type sink struct {
 }
 
 // Deliver implements hub.Sink: it only queues.
-func (s *sink) Deliver(_ *hub.Subscription, ev *hub.Event) {
-	s.c.send(frame{prefix: s.prefix, ev: ev})
+func (s *sink) Deliver(sub *hub.Subscription, ev *hub.Event) {
+	s.c.send(frame{prefix: s.prefix, ev: ev, span: s.deliverySpan(sub, ev)})
 }
 
 func (c *conn) subscribe(f clientFrame) {
