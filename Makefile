@@ -8,7 +8,7 @@ DATA  ?= .data
 # $(DATA)/postgres, started when needed (deployments/local/postgres.sh).
 pg = $$(bash deployments/local/postgres.sh $(DATA) $(1))
 
-.PHONY: help run test vet fmt bench chaos hostile postgres
+.PHONY: help run test test-js vet fmt bench chaos hostile postgres
 
 help:
 	@echo "make run    the whole pipeline on this machine (Ctrl-C stops it)"
@@ -24,9 +24,19 @@ run:
 
 ## test: vet, then every test with the race detector, on the project's own
 ## PostgreSQL cluster unless STRIPELINE_TEST_POSTGRES names a server.
-test: vet
+## The browser test installs Chromium when missing (deployments/local/chromium.sh)
+## and leaves its screenshots in $(DATA)/test-artifacts.
+test: vet test-js
 	STRIPELINE_TEST_POSTGRES="$${STRIPELINE_TEST_POSTGRES:-$(call pg,postgres)}" \
+	STRIPELINE_TEST_ARTIFACTS="$${STRIPELINE_TEST_ARTIFACTS:-$(abspath $(DATA))/test-artifacts}" \
 	  $(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## test-js: the JavaScript client's unit tests (clients/js), with Node's own
+## test runner (Debian's nodejs, installed when missing); Node before 22 needs
+## --experimental-websocket for its WebSocket.
+test-js:
+	@node=$$(bash deployments/local/node.sh) && cd clients/js && \
+	  "$$node" $$("$$node" -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || echo --experimental-websocket) --test test/*.test.js
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

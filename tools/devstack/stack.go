@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/secret"
+	"github.com/stripeline/stripeline/tools/devproxy"
 )
 
 // StackConfig says how to run the pipeline. Empty fields get defaults that
@@ -31,6 +35,17 @@ type StackConfig struct {
 
 	StripeAPIBase  string // external Stripe-compatible API; empty starts stripe-mock
 	StripeMockAddr string // default a free port
+	// DevProxy puts the development proxy (tools/devproxy) in front of the
+	// stack's own stripe-mock: the api's Stripe is then the proxy, at
+	// StripeMockAddr, which declines Stripe's decline test cards and sends
+	// each payment's webhook events to webhook-ingest; stripe-mock moves to
+	// a free port (Stack.StripeMockURL). make run turns it on; the tests
+	// and make bench, which measure stripe-mock directly, leave it off.
+	DevProxy bool
+	// Demo serves the api's demo checkout page (API_DEMO=true) with the
+	// notifier's address, and lets the page's origin open the notifier's
+	// websocket (NOTIFIER_ALLOWED_ORIGINS). make run turns it on.
+	Demo bool
 
 	DatabaseURL string // the database is created when missing
 
@@ -47,6 +62,10 @@ type StackConfig struct {
 	OpsAddrs map[string]string
 	// Env is added to every service's environment (it wins over the stack's).
 	Env []string
+	// KeepEnvironment makes a setting in this process's environment win
+	// over the stack's choice and Env (make run: it never overrides a value
+	// the user set).
+	KeepEnvironment bool
 	// Log returns where a component's output goes; nil discards it.
 	Log func(component string) io.Writer
 }
@@ -56,6 +75,11 @@ type Stack struct {
 	Config     StackConfig
 	Broker     *Broker // nil when KafkaBrokers was given
 	StripeMock *Process
+	// StripeMockURL is stripe-mock's own address, empty when StripeAPIBase
+	// was given; with DevProxy, Config.StripeAPIBase is the proxy's.
+	StripeMockURL string
+	DevProxy      *devproxy.Proxy // with Config.DevProxy
+	proxyServer   *http.Server
 
 	mu       sync.Mutex
 	services map[string]*Process
@@ -85,12 +109,25 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 		s.Config.KafkaBrokers = []string{b.Addr()}
 	}
 	if cfg.StripeAPIBase == "" {
-		p, err := StartStripeMock(ctx, cfg.StripeMockAddr, s.log("stripe-mock"))
+		mockAddr := cfg.StripeMockAddr
+		if cfg.DevProxy {
+			var err error
+			if mockAddr, err = FreeAddr(); err != nil {
+				return nil, err
+			}
+		}
+		p, err := StartStripeMock(ctx, mockAddr, s.log("stripe-mock"))
 		if err != nil {
 			return nil, err
 		}
 		s.StripeMock = p
-		s.Config.StripeAPIBase = "http://" + cfg.StripeMockAddr
+		s.StripeMockURL = "http://" + mockAddr
+		s.Config.StripeAPIBase = s.StripeMockURL
+		if cfg.DevProxy {
+			if err := s.startDevProxy(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := pgstore.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -102,6 +139,31 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// startDevProxy serves the development proxy at StripeMockAddr, in front
+// of the stack's stripe-mock, sending events to the stack's webhook-ingest.
+func (s *Stack) startDevProxy() error {
+	secret, _, _ := strings.Cut(s.Config.WebhookSecret, ",")
+	p, err := devproxy.New(devproxy.Config{
+		Upstream:      s.StripeMockURL,
+		WebhookURL:    s.URL("webhook-ingest") + "/webhooks/stripe",
+		WebhookSecret: secret,
+		Logger:        slog.New(slog.NewJSONHandler(s.log("devproxy"), nil)),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Config.StripeMockAddr)
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("development proxy: %w", err)
+	}
+	s.DevProxy = p
+	s.proxyServer = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.proxyServer.Serve(ln) }()
+	s.Config.StripeAPIBase = "http://" + ln.Addr().String()
+	return nil
 }
 
 func (c *StackConfig) setDefaults() error {
@@ -244,7 +306,39 @@ func (s *Stack) Env() []string {
 		"WEBHOOK_INGEST_OPS_ADDR=" + c.OpsAddrs["webhook-ingest"],
 		"NOTIFIER_OPS_ADDR=" + c.OpsAddrs["notifier"],
 	}
-	return append(env, c.Env...)
+	if c.Demo {
+		env = append(env,
+			"API_DEMO=true",
+			"API_DEMO_NOTIFIER_URL=ws://"+c.Addrs["notifier"]+"/ws",
+			"NOTIFIER_ALLOWED_ORIGINS="+strings.Join(Origins(c.Addrs["api"]), ","),
+		)
+	}
+	env = append(env, c.Env...)
+	if !c.KeepEnvironment {
+		return env
+	}
+	kept := env[:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if os.Getenv(name) == "" {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+// Origins are the browser origins of a page served at addr: as written,
+// and, on loopback or every address, by localhost's two names.
+func Origins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{"http://" + addr}
+	}
+	switch host {
+	case "127.0.0.1", "localhost", "", "0.0.0.0", "::", "::1":
+		return []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
+	}
+	return []string{"http://" + addr}
 }
 
 // publishableKey is STRIPE_PUBLISHABLE_KEY from the environment (make run
@@ -321,6 +415,10 @@ func (s *Stack) Close() error {
 				errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 			}
 		}
+	}
+	if s.proxyServer != nil {
+		_ = s.proxyServer.Close()
+		s.DevProxy.Close()
 	}
 	if s.StripeMock != nil {
 		_ = s.StripeMock.Stop(5 * time.Second)

@@ -3,6 +3,8 @@
 //
 //	stripeline-dev run      [-data .data]   the pipeline, until Ctrl-C
 //	stripeline-dev broker   [-addr] [-data] only the embedded broker
+//	stripeline-dev trigger  <event type> --id <object id>   one event by hand
+//	stripeline-dev listen   < charge.json   a payment's events, as they arrive
 package main
 
 import (
@@ -38,6 +40,10 @@ the database and the four services.
 usage:
   stripeline-dev run    [-data .data]             the pipeline, until Ctrl-C
   stripeline-dev broker [-addr] [-data] [-partitions] only the embedded broker
+  stripeline-dev trigger <event type> [--id <object id>] [--proxy 127.0.0.1:12111] [< charge.json]
+                                                  send one signed event about an object to the running
+                                                  pipeline's webhook-ingest, through the development proxy
+  stripeline-dev listen [-n N] < charge.json      subscribe to a payment's events on the notifier and print them
 
 stripeline-dev <command> -h lists the command's flags.`
 
@@ -54,8 +60,12 @@ func realMain(ctx context.Context, args []string) error {
 		return run(ctx, args[1:])
 	case "broker":
 		return broker(ctx, args[1:])
+	case "trigger":
+		return trigger(ctx, args[1:], os.Stdin, os.Stdout)
+	case "listen":
+		return listen(ctx, args[1:], os.Stdin, os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (run, broker)", args[0])
+		return fmt.Errorf("unknown command %q (run, broker, trigger, listen)", args[0])
 	}
 }
 
@@ -110,7 +120,88 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	cfg := runConfig(dataDir)
+	fmt.Println("starting the pipeline…")
+	stack, err := devstack.StartStack(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, logDir)
+	}
+	defer func() {
+		if err := stack.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stripeline-dev: stop:", err)
+		}
+	}()
+	c := stack.Config
+	// The key make run chose, for scripts and the README's walk
+	// (export API_KEY=$(cat .data/api-key)); a key of the user's is theirs
+	// to keep, and is not written down.
+	keyFile := filepath.Join(dataDir, "api-key")
+	_ = os.Remove(keyFile)
+	if os.Getenv("API_KEYS") == "" {
+		if err := os.WriteFile(keyFile, []byte(strings.Split(c.APIKey, ",")[0]+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+
+	broker := "embedded kfake, data in " + cfg.BrokerData
+	if stack.Broker == nil {
+		broker = "external"
+	}
+	stripe := "stripe-mock"
+	switch {
+	case stack.StripeMock == nil:
+		stripe = "external"
+	case stack.DevProxy != nil:
+		stripe = "the development proxy: declines, webhooks; stripe-mock behind it at " + stack.StripeMockURL
+	}
+	fmt.Printf(`
+stripeline is running. Ctrl-C stops everything.
+
+  api              %s   POST /Stripe/charge   (ops: %s)
+  webhook-ingest   %s   POST /webhooks/stripe   (ops: %s)
+  notifier         %s   GET /ws (websocket)   (ops: %s)
+  event-writer     %s   ops only
+  ops endpoints    /healthz /readyz /metrics
+  kafka            %s   (%s)
+  stripe api       %s   (%s)
+  database         %s
+  logs             %s
+
+  STRIPE_WEBHOOK_SECRETS=%s
+  API_KEYS=%s
+  SUBSCRIPTION_TOKEN_SECRET=%s
+  STRIPE_SECRET_KEY=%s
+
+Try it:
+  open %s in a browser: pay with a test card, watch the webhook events arrive
+  curl -s -XPOST %s/Stripe/charge -H 'X-API-Key: %s' -d '{"token":"tok_visa","amount":2000}'
+  go run ./tools/cmd/stripeline-dev trigger charge.refunded --id ch_…   one more event for a charge
+`,
+		stack.URL("api"), stack.OpsURL("api"), stack.URL("webhook-ingest"), stack.OpsURL("webhook-ingest"),
+		"ws://"+c.Addrs["notifier"], stack.OpsURL("notifier"), stack.OpsURL("event-writer"),
+		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
+		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey),
+		shown("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret), shown("STRIPE_SECRET_KEY", c.StripeSecretKey),
+		demoLink(stack), stack.URL("api"), shown("API_KEYS", strings.Split(c.APIKey, ",")[0]))
+
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping…")
+	case <-anyExit(stack):
+		fmt.Printf("\na service exited; stopping (see %s)\n", logDir)
+	}
+	return nil
+}
+
+// runConfig is the stack make run starts: the user's settings where the
+// environment has them (it never overrides one: KeepEnvironment), the
+// services' default addresses, the development proxy in front of
+// stripe-mock, and the demo checkout page with a notifier that lets it in.
+func runConfig(dataDir string) devstack.StackConfig {
+	binDir, logDir := filepath.Join(dataDir, "bin"), filepath.Join(dataDir, "logs")
 	cfg := devstack.StackConfig{
+		KeepEnvironment:         true,
+		Topic:                   os.Getenv("KAFKA_TOPIC"),
 		BinDir:                  binDir,
 		BrokerAddr:              "127.0.0.1:9092",
 		BrokerData:              filepath.Join(dataDir, "kafka"),
@@ -145,61 +236,22 @@ func run(ctx context.Context, args []string) error {
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
 		cfg.KafkaBrokers = strings.Split(b, ",")
 	}
-	fmt.Println("starting the pipeline…")
-	stack, err := devstack.StartStack(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("%w (logs in %s)", err, logDir)
+	// The proxy stands where stripe-mock would; with STRIPE_API_BASE set
+	// there is no stripe-mock, and no proxy.
+	cfg.DevProxy = cfg.StripeAPIBase == ""
+	cfg.Demo = true
+	return cfg
+}
+
+// demoLink is the demo page's address, with the API key make run chose in
+// its fragment (which browsers never send to a server); a key from the
+// user's environment is not printed, they type it in the page.
+func demoLink(stack *devstack.Stack) string {
+	link := stack.URL("api") + "/demo/"
+	if os.Getenv("API_KEYS") == "" {
+		link += "#key=" + strings.Split(stack.Config.APIKey, ",")[0]
 	}
-	defer func() {
-		if err := stack.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stripeline-dev: stop:", err)
-		}
-	}()
-	c := stack.Config
-
-	broker := "embedded kfake, data in " + cfg.BrokerData
-	if stack.Broker == nil {
-		broker = "external"
-	}
-	stripe := "stripe-mock"
-	if stack.StripeMock == nil {
-		stripe = "external"
-	}
-	fmt.Printf(`
-stripeline is running. Ctrl-C stops everything.
-
-  api              %s   POST /Stripe/charge   (ops: %s)
-  webhook-ingest   %s   POST /webhooks/stripe   (ops: %s)
-  notifier         %s   GET /ws (websocket)   (ops: %s)
-  event-writer     %s   ops only
-  ops endpoints    /healthz /readyz /metrics
-  kafka            %s   (%s)
-  stripe api       %s   (%s)
-  database         %s
-  logs             %s
-
-  STRIPE_WEBHOOK_SECRETS=%s
-  API_KEYS=%s
-  SUBSCRIPTION_TOKEN_SECRET=%s
-  STRIPE_SECRET_KEY=%s
-
-Try it:
-  curl -s -XPOST %s/Stripe/charge -H 'X-API-Key: %s' -d '{"token":"tok_visa","amount":2000}'
-`,
-		stack.URL("api"), stack.OpsURL("api"), stack.URL("webhook-ingest"), stack.OpsURL("webhook-ingest"),
-		"ws://"+c.Addrs["notifier"], stack.OpsURL("notifier"), stack.OpsURL("event-writer"),
-		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
-		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey),
-		shown("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret), shown("STRIPE_SECRET_KEY", c.StripeSecretKey),
-		stack.URL("api"), shown("API_KEYS", strings.Split(c.APIKey, ",")[0]))
-
-	select {
-	case <-ctx.Done():
-		fmt.Println("\nstopping…")
-	case <-anyExit(stack):
-		fmt.Printf("\na service exited; stopping (see %s)\n", logDir)
-	}
-	return nil
+	return link
 }
 
 // anyExit is closed when any service process exits on its own.

@@ -17,6 +17,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/api/internal/config"
+	"github.com/stripeline/stripeline/services/api/internal/demo"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
@@ -103,6 +104,10 @@ func handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		Metrics:            routeMetrics,
 	}, svc, eventStore{pool}, logger)
 	httpserver.Health(mux)
+	if cfg.Demo {
+		demo.Register(mux, demo.Config{NotifierURL: cfg.DemoNotifierURL})
+		logger.Info("demo checkout page served at /demo/ (API_DEMO=true)", "notifier_url", cfg.DemoNotifierURL)
+	}
 	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 

@@ -59,6 +59,14 @@ type Config struct {
 	// for the subscription token of the transaction it reads.
 	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events asks, besides the API key, for the subscription token of the transaction it reads"`
 
+	// Demo serves the demo checkout page (/demo/, services/api/internal/demo):
+	// for trying the loop on one's own machine, off in production.
+	Demo bool `env:"API_DEMO, default=false" help:"true serves the demo checkout page at /demo (make run turns it on); off in production"`
+	// DemoNotifierURL is the notifier's websocket as the demo page's browser
+	// reaches it; the notifier must allow the api's origin
+	// (NOTIFIER_ALLOWED_ORIGINS).
+	DemoNotifierURL string `env:"API_DEMO_NOTIFIER_URL, default=ws://127.0.0.1:8082/ws" help:"the notifier's websocket URL the demo page connects to (ws:// or wss://); only with API_DEMO=true"`
+
 	// SubscriptionTokenSecret signs subscription tokens, which the notifier
 	// verifies with the same value: one secret, or key-id:secret pairs of
 	// which the first signs and all verify (subtoken.ParseKeys), each at
@@ -154,6 +162,11 @@ func (c Config) Validate() error {
 	}
 	if err := subtoken.CheckSetting("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret); err != nil {
 		errs = append(errs, fmt.Errorf("%w; the notifier verifies the tokens with the same value", err))
+	}
+	if c.Demo {
+		if u, err := url.Parse(c.DemoNotifierURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("API_DEMO_NOTIFIER_URL: %q is not a ws:// or wss:// URL", c.DemoNotifierURL))
+		}
 	}
 	if c.SubscriptionTokenTTL <= 0 {
 		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_TTL must be positive"))
