@@ -363,7 +363,7 @@ var serviceSecrets = map[string][]string{
 	"api":            {"STRIPE_SECRET_KEY", "API_KEYS", "ADMIN_API_KEYS", "SUBSCRIPTION_TOKEN_SECRET"},
 	"webhook-ingest": {"STRIPE_WEBHOOK_SECRETS"},
 	"notifier":       {"SUBSCRIPTION_TOKEN_SECRET"},
-	"event-writer":   nil,
+	"event-writer":   {"STRIPE_EVENTS_KEY"},
 }
 
 // OnlyItsSecrets is env without the secrets service (a binary's name) does
