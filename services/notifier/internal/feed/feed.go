@@ -49,6 +49,9 @@ const (
 
 // Publisher is where events go: the hub.
 type Publisher interface {
+	// Begin is told the offset each partition is read from: the window's
+	// start, before which a resume cannot be exact.
+	Begin(start map[int32]int64)
 	Publish(ev *hub.Event) bool
 }
 
@@ -142,6 +145,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		return nil
 	}
 	f.next = start
+	f.hub.Begin(start)
 	backoff := minResubscribe
 	for {
 		began := time.Now()
@@ -278,7 +282,9 @@ func HubEvent(ev kafka.Event) *hub.Event {
 	if at.IsZero() || at.Unix() <= 0 {
 		at = time.Now()
 	}
-	return hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+	hev := hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+	hev.Partition, hev.Offset = ev.Position.Partition, ev.Position.Offset
+	return hev
 }
 
 // deleteGroup removes the feed's group once its Subscriber left it. It
