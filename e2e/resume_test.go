@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/tools/devstack"
 	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 

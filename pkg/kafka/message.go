@@ -10,8 +10,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
 // Kafka header names of an event (docs/design.md, "Kafka contract"). Besides
@@ -63,9 +65,12 @@ func ReceivedAt(md message.Metadata) time.Time {
 type Event struct {
 	stripeevent.Envelope
 	Body       []byte            // the raw body, as Stripe sent it
-	Headers    map[string]string // the Kafka headers but watermill's UUID
+	Headers    map[string]string // the Kafka headers but watermill's UUID and the trace context
 	ReceivedAt time.Time         // when ingest accepted it; zero if unknown
 	Position                     // where it is on the topic; zero outside a subscriber
+	// Trace is the span context of its traceparent header (the consumer's
+	// span when the subscriber traces); invalid without one.
+	Trace trace.SpanContext
 }
 
 // Position is where a message is on its topic, and when the broker took it.
@@ -80,7 +85,8 @@ type Position struct {
 var ErrNotAnEvent = stripeevent.ErrInvalid
 
 // DecodeEvent reads a message of the events topic as the Subscriber hands it
-// on: body, headers, and the position in its context.
+// on: body, headers, the position in its context and the trace in its
+// headers.
 func DecodeEvent(msg *message.Message) (Event, error) {
 	env, err := stripeevent.Parse(msg.Payload)
 	if err != nil {
@@ -88,7 +94,7 @@ func DecodeEvent(msg *message.Message) (Event, error) {
 	}
 	headers := make(map[string]string, len(msg.Metadata))
 	for k, v := range msg.Metadata {
-		if k != wmkafka.UUIDHeaderKey {
+		if k != wmkafka.UUIDHeaderKey && !tracing.IsHeader(k) {
 			headers[k] = v
 		}
 	}
@@ -98,6 +104,7 @@ func DecodeEvent(msg *message.Message) (Event, error) {
 		Headers:    headers,
 		ReceivedAt: ReceivedAt(msg.Metadata),
 		Position:   PositionOf(msg.Context()),
+		Trace:      tracing.SpanContextOf(msg.Metadata),
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Errors Publish wraps, for callers that answer each differently.
@@ -29,6 +30,9 @@ type PublisherConfig struct {
 	// producer sends: the topic's max.message.bytes. Zero keeps Sarama's
 	// 1,000,000, under Kafka's default of 1,048,588.
 	MaxMessageBytes int
+	// Tracing, when set, gives each message a producer span in the trace
+	// of its traceparent header (kafka/tracer.go); nil installs no tracer.
+	Tracing trace.TracerProvider
 }
 
 // Publisher is watermill-kafka's Publisher (a Sarama SyncProducer with
@@ -60,6 +64,7 @@ func NewPublisher(cfg PublisherConfig, logger watermill.LoggerAdapter) (*Publish
 		Brokers:               cfg.Brokers,
 		Marshaler:             Marshaler,
 		OverwriteSaramaConfig: sc,
+		Tracer:                newSaramaTracer(cfg.Tracing),
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SubscriberConfig is what NewSubscriber needs.
@@ -26,6 +27,10 @@ type SubscriberConfig struct {
 	// NackResendSleep is how long a nacked message waits before it is
 	// handed out again; zero keeps watermill's 100 ms.
 	NackResendSleep time.Duration
+	// Tracing, when set, gives each message a consumer span in the trace
+	// of its traceparent header and puts that span there for the handler
+	// (kafka/tracer.go); nil installs no tracer.
+	Tracing trace.TracerProvider
 }
 
 // NewSubscriber is watermill-kafka's Subscriber with the project's consumer
@@ -47,6 +52,7 @@ func NewSubscriber(cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wmkaf
 		ConsumerGroup:         cfg.Group,
 		NackResendSleep:       cfg.NackResendSleep,
 		ReconnectRetrySleep:   500 * time.Millisecond,
+		Tracer:                newSaramaTracer(cfg.Tracing),
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka subscriber: %w", err)

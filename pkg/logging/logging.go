@@ -17,7 +17,8 @@ type Config struct {
 	Format string `env:"LOG_FORMAT, default=json" help:"log line format on stderr: json or text"`
 }
 
-// New builds a logger writing to w, tagged with the service name.
+// New builds a logger writing to w, tagged with the service name; a line
+// logged with a context in a span carries its trace_id (Traced).
 func New(cfg Config, service string, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
@@ -33,7 +34,7 @@ func New(cfg Config, service string, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT: %q is neither json nor text", cfg.Format)
 	}
-	return slog.New(h).With("service", service), nil
+	return slog.New(Traced(h)).With("service", service), nil
 }
 
 // Watermill adapts logger for watermill and watermill-kafka: their Info

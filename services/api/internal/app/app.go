@@ -12,29 +12,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/api/internal/config"
+	"github.com/stripeline/stripeline/services/api/internal/demo"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
 // Run serves the api until ctx ends.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "api", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "api", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	tr, err := tracing.New(ctx, cfg.Tracing, "api")
+	if err != nil {
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	reg := httpserver.NewRegistry()
-	h, err := Handler(cfg, pool, reg, logger)
+	h, err := handler(cfg, pool, reg, logger, tr)
 	if err != nil {
 		return err
 	}
@@ -56,6 +61,11 @@ func Ops(pool *pgxpool.Pool, metrics prometheus.Gatherer, logger *slog.Logger) h
 // CORS. Its metrics are registered on reg; /readyz and /metrics are on the
 // ops port (Ops).
 func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger) (http.Handler, error) {
+	return handler(cfg, pool, reg, logger, nil)
+}
+
+// handler is Handler with tracing: each call to Stripe a trace of its own.
+func handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger, tr *tracing.Tracing) (http.Handler, error) {
 	routeMetrics, err := httpapi.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -75,26 +85,33 @@ func Handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
 		Metrics:     stripeMetrics,
+		Tracer:      tr.Tracer("api"),
+		Transport:   tr.Transport(nil),
 	})
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{
 		APIKeys:            cfg.APIKeys,
+		AdminKeys:          cfg.AdminAPIKeys,
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
 		TokenKeys:          cfg.TokenKeys(),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...),
+		Secrets:            append(append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...), cfg.AdminAPIKeys...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
 		Metrics:            routeMetrics,
 	}, svc, eventStore{pool}, logger)
 	httpserver.Health(mux)
+	if cfg.Demo {
+		demo.Register(mux, demo.Config{NotifierURL: cfg.DemoNotifierURL})
+		logger.Info("demo checkout page served at /demo/ (API_DEMO=true)", "notifier_url", cfg.DemoNotifierURL)
+	}
 	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 
-// eventStore reads stripe_events through the pool.
+// eventStore reads stripe_events and stripe_objects through the pool.
 type eventStore struct{ pool *pgxpool.Pool }
 
 func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
@@ -108,4 +125,12 @@ func tokenSecrets(keys subtoken.Keys) []string {
 		out[i] = string(k.Secret)
 	}
 	return out
+}
+
+func (s eventStore) ObjectByID(ctx context.Context, id string) (pgstore.Object, error) {
+	return pgstore.ObjectByID(ctx, s.pool, id)
+}
+
+func (s eventStore) Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error) {
+	return pgstore.Timeline(ctx, s.pool, id, limit)
 }

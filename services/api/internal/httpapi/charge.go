@@ -15,6 +15,7 @@ type paymentBody struct {
 	Currency    string
 	Description string
 	Metadata    map[string]string
+	Capture     *bool
 }
 
 type chargeBody struct {
@@ -22,11 +23,12 @@ type chargeBody struct {
 	Currency    string            `json:"currency"`
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata"`
+	Capture     *bool             `json:"capture"`
 	Token       string            `json:"token"`
 }
 
 func (b *chargeBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
+	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata, b.Capture}
 }
 
 type paymentIntentBody struct {
@@ -34,11 +36,12 @@ type paymentIntentBody struct {
 	Currency      string            `json:"currency"`
 	Description   string            `json:"description"`
 	Metadata      map[string]string `json:"metadata"`
+	Capture       *bool             `json:"capture"`
 	PaymentMethod string            `json:"payment_method"`
 }
 
 func (b *paymentIntentBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
+	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata, b.Capture}
 }
 
 func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +90,8 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 		return p, err
 	}
 	b := body.common()
-	p = payments.Payment{Description: b.Description, Metadata: b.Metadata}
+	// capture false authorizes only: an admin route captures or cancels it.
+	p = payments.Payment{Description: b.Description, Metadata: b.Metadata, Manual: b.Capture != nil && !*b.Capture}
 	if p.Amount, err = amount(b.Amount); err != nil {
 		return p, err
 	}
@@ -102,7 +106,7 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 }
 
 // respond answers with Stripe's object as Stripe sent it, plus the
-// subscribe block.
+// subscribe block of a client's payment.
 func (h *Handler) respond(w http.ResponseWriter, res payments.Result) {
 	out := map[string]json.RawMessage{}
 	if len(res.Object) > 0 {
@@ -110,7 +114,9 @@ func (h *Handler) respond(w http.ResponseWriter, res payments.Result) {
 			out = map[string]json.RawMessage{"id": mustJSON(res.ID)}
 		}
 	}
-	out["subscribe"] = mustJSON(res.Subscribe)
+	if res.Subscribe != nil {
+		out["subscribe"] = mustJSON(res.Subscribe)
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -112,6 +112,9 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
+// errEmptyBody is decode's error for a request without a body.
+var errEmptyBody = requestError{http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object"}
+
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
@@ -128,7 +131,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field"}
 		case errors.Is(err, io.EOF):
-			return requestError{http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object"}
+			return errEmptyBody
 		default:
 			return requestError{http.StatusBadRequest, "invalid_json", "request body is not valid JSON: " + err.Error()}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
 // Config is every setting of event-writer.
@@ -21,6 +22,7 @@ type Config struct {
 	Addr     string `env:"EVENT_WRITER_ADDR, default=127.0.0.1:8083" help:"listen address of /healthz, /readyz and /metrics, its only listener; loopback by default, 0.0.0.0:8083 in a container"`
 	Log      logging.Config
 	Kafka    kafka.Config
+	Tracing  tracing.Config
 	Database pgstore.Config
 
 	ConsumerGroup string `env:"EVENT_WRITER_GROUP, default=event-writer" help:"Kafka consumer group the writers share"`

@@ -22,9 +22,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
 )
 
@@ -44,6 +48,9 @@ type Config struct {
 	// Metrics are where the writer counts; nil counts on a registry of its
 	// own that nothing serves (benchmarks, tests).
 	Metrics *metrics.Metrics
+	// Tracer, when set, records each event's insert as a span of the trace
+	// its message carries (docs/design.md, "Tracing"); nil records none.
+	Tracer trace.Tracer
 }
 
 // Writer stores events in group-committed transactions. Run must be
@@ -85,7 +92,8 @@ func (w *Writer) Handle(msg *message.Message) error {
 		w.cfg.Metrics.Poison.Inc()
 		return kafka.Poison(kafka.ReasonNotAnEvent, err)
 	}
-	ctx := msg.Context()
+	ctx, span := w.startSpan(msg, ev)
+	defer span.End()
 	p := &pending{
 		row:  pgstore.Event{Envelope: ev.Envelope, ReceivedAt: ev.ReceivedAt, Payload: ev.Body},
 		done: make(chan error, 1),
@@ -99,7 +107,10 @@ func (w *Writer) Handle(msg *message.Message) error {
 	case err := <-p.done:
 		if kafka.IsPoison(err) {
 			w.cfg.Metrics.Poison.Inc()
-			w.logger.Warn("event cannot be stored", "event_id", ev.ID, "partition", ev.Partition, "offset", ev.Offset, "error", err)
+			w.logger.WarnContext(ctx, "event cannot be stored", "event_id", ev.ID, "partition", ev.Partition, "offset", ev.Offset, "error", err)
+		}
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
 		}
 		return err
 	case <-ctx.Done():
@@ -107,6 +118,26 @@ func (w *Writer) Handle(msg *message.Message) error {
 		// comes again and is then skipped as a duplicate.
 		return ctx.Err()
 	}
+}
+
+// startSpan starts the span of ev's insert, a child of the consumer's span
+// its message carries: from the hand-over to the committer to the commit,
+// the wait for a transaction included. Without a Tracer it is a no-op span
+// on msg's context.
+func (w *Writer) startSpan(msg *message.Message, ev kafka.Event) (context.Context, trace.Span) {
+	ctx := msg.Context()
+	if w.cfg.Tracer == nil {
+		return ctx, trace.SpanFromContext(context.Background()) // a no-op span
+	}
+	return w.cfg.Tracer.Start(tracing.Extract(ctx, msg.Metadata), "stripe_events insert",
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("db.system", "postgresql"),
+			attribute.String("stripe.event_id", ev.ID),
+			attribute.String("stripe.object_id", ev.ObjectID),
+			attribute.Int("messaging.kafka.partition", int(ev.Partition)),
+			attribute.Int64("messaging.kafka.offset", ev.Offset),
+		))
 }
 
 // Run commits what Handle hands it until ctx ends.

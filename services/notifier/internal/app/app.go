@@ -12,8 +12,8 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
 	"github.com/stripeline/stripeline/services/notifier/internal/feed"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
@@ -39,12 +39,17 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 
 // RunListener is Run on a listener the caller opened.
 func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "notifier", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "notifier", logOut)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
+	tr, err := tracing.New(ctx, cfg.Tracing, "notifier")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
@@ -64,8 +69,9 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxSelectorValues:        cfg.MaxSelectorValues,
 		MaxSelectorNodes:         cfg.MaxSelectorNodes,
 		MaxConnectionBytes:       cfg.MaxConnectionBytes,
+		Tracer:                   tr.Tracer("notifier"),
 	}, h, logger)
-	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window}, h, logger)
+	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window, Tracing: tr.Provider()}, h, logger)
 	reg := httpserver.NewRegistry()
 	if _, err := NewMetrics(reg, h, wss); err != nil {
 		ln.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
 // Config is every setting of the notifier.
@@ -23,6 +24,7 @@ type Config struct {
 	OpsAddr string `env:"NOTIFIER_OPS_ADDR, default=127.0.0.1:9082" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9082 in a container"`
 	Log     logging.Config
 	Kafka   kafka.Config
+	Tracing tracing.Config
 
 	// RequireToken makes every subscription prove, with a token from the api,
 	// that it may follow the transaction. Off only for seed-style clients.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/service"
@@ -59,6 +60,9 @@ type Publisher interface {
 type Config struct {
 	Kafka  kafka.Config
 	Window time.Duration // how far back to read at start
+	// Tracing, when set, traces the consumer (kafka.SubscriberConfig.Tracing),
+	// so each event comes with its consumer span as its trace.
+	Tracing trace.TracerProvider
 }
 
 // Feed moves events from the topic to the hub.
@@ -182,7 +186,7 @@ func (f *Feed) session(ctx context.Context, admin *kafka.Admin) error {
 	if err := admin.SetGroupOffsets(f.group, topic, f.next); err != nil {
 		return err
 	}
-	sub, err := f.newSubscriber(kafka.SubscriberConfig{Brokers: f.cfg.Kafka.Brokers, ClientID: clientID, Group: f.group})
+	sub, err := f.newSubscriber(kafka.SubscriberConfig{Brokers: f.cfg.Kafka.Brokers, ClientID: clientID, Group: f.group, Tracing: f.cfg.Tracing})
 	if err != nil {
 		return err
 	}
@@ -282,9 +286,10 @@ func HubEvent(ev kafka.Event) *hub.Event {
 	if at.IsZero() || at.Unix() <= 0 {
 		at = time.Now()
 	}
-	hev := hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
-	hev.Partition, hev.Offset = ev.Position.Partition, ev.Position.Offset
-	return hev
+	e := hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
+	e.Trace = ev.Trace
+	e.Partition, e.Offset = ev.Position.Partition, ev.Position.Offset
+	return e
 }
 
 // deleteGroup removes the feed's group once its Subscriber left it. It

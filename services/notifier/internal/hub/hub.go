@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stripeline/stripeline/pkg/selector"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
@@ -26,10 +28,11 @@ import (
 type Event struct {
 	stripeevent.Envelope
 	Headers     map[string]string
-	HeadersJSON json.RawMessage // Headers, encoded once for every delivery
-	Raw         json.RawMessage // the body as Stripe sent it
-	Fields      selector.Event  // what selectors look at
-	At          time.Time       // when the broker took it: its place in the window
+	HeadersJSON json.RawMessage   // Headers, encoded once for every delivery
+	Raw         json.RawMessage   // the body as Stripe sent it
+	Fields      selector.Event    // what selectors look at
+	At          time.Time         // when the broker took it: its place in the window
+	Trace       trace.SpanContext // the trace it came with; invalid without one
 	// Partition and Offset are its place in the topic; Offset is -1 for an
 	// event from elsewhere (tests), which has no position.
 	Partition int32

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/clientaddr"
 	"github.com/stripeline/stripeline/pkg/logging"
@@ -57,6 +58,9 @@ type Config struct {
 	MaxSelectorValues  int   // values of a selector, all IN lists together
 	MaxSelectorNodes   int   // conditions, AND, OR and NOT of a selector
 	MaxConnectionBytes int64 // queued frames, subscriptions and selectors of one connection
+	// Tracer, when set, records each event's delivery to each subscription
+	// as a span of the event's trace (trace.go); nil records none.
+	Tracer trace.Tracer
 }
 
 func (c *Config) setDefaults() {

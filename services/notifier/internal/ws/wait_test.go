@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // The tests below are about the reader's waiter (conn.go: wait, read,

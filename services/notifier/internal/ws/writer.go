@@ -1,12 +1,14 @@
 package ws
 
 import (
+	"errors"
 	"io"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
@@ -30,7 +32,8 @@ type frame struct {
 	raw    []byte
 	code   int
 	text   string
-	size   int64 // what it holds until written, counted against NOTIFIER_MAX_CONNECTION_BYTES
+	span   trace.Span // the event's delivery span (trace.go); nil without tracing
+	size   int64      // what it holds until written, counted against NOTIFIER_MAX_CONNECTION_BYTES
 }
 
 // frameOverhead is a queued frame's own cost, and a message frame's JSON
@@ -44,6 +47,12 @@ func (f *frame) measure() int64 {
 	}
 	return int64(n)
 }
+
+// Why a queued frame was never written, for its delivery span.
+var (
+	errQueueOverflow = errors.New("dropped: the client's send queue overflowed")
+	errConnClosing   = errors.New("dropped: the connection is closing")
+)
 
 // sendQueue is a connection's bounded queue of outgoing frames. A writer
 // goroutine runs only while the queue is not empty: idle connections, the
@@ -68,6 +77,7 @@ func (c *conn) send(f frame) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
+		f.endSpan(errConnClosing)
 		return
 	}
 	switch {
@@ -78,6 +88,7 @@ func (c *conn) send(f frame) {
 		if len(q.frames) < cfg.QueueSize {
 			reason = "client too slow: over " + strconv.FormatInt(cfg.MaxConnectionBytes, 10) + " bytes held (NOTIFIER_MAX_CONNECTION_BYTES)"
 		}
+		dropped(append(q.frames, f), errQueueOverflow)
 		clear(q.frames)
 		q.frames = q.frames[:0]
 		q.bytes = 0
@@ -102,6 +113,7 @@ func (q *sendQueue) stop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closing = true
+	dropped(q.frames, errConnClosing)
 	clear(q.frames)
 	q.frames = nil
 	q.bytes = 0
@@ -157,6 +169,7 @@ func (c *conn) writeLoop() {
 		default:
 			_ = c.ws.SetWriteDeadline(deadline)
 			err = c.writeData(f)
+			f.endSpan(err)
 		}
 		if err != nil {
 			// The reader sees the closed socket, ends and cleans up.

@@ -21,7 +21,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 var (

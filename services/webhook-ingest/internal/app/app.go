@@ -13,6 +13,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/summary"
+	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/ingest"
 )
@@ -27,17 +28,23 @@ const (
 // Run serves webhook-ingest until ctx ends: the webhook routes on
 // WEBHOOK_INGEST_ADDR, the ops endpoints on WEBHOOK_INGEST_OPS_ADDR.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "webhook-ingest", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "webhook-ingest", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
+	tr, err := tracing.New(ctx, cfg.Tracing, "webhook-ingest")
+	if err != nil {
+		return err
+	}
+	// Last: the spans of the requests drained on shutdown are exported.
+	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	// Without a broker yet, ingest serves, answers 503 and reports not
 	// ready while the publisher keeps connecting.
 	pub := kafka.Connect(ctx, kafka.PublisherConfig{
 		Brokers:         cfg.Kafka.Brokers,
 		ClientID:        "webhook-ingest",
 		MaxMessageBytes: cfg.KafkaMaxMessageBytes,
+		Tracing:         tr.Provider(),
 	}, logging.Watermill(logger), logger)
 	// Closed after the server has drained its in-flight requests.
 	defer pub.Close()
@@ -69,5 +76,5 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	}
 	// What ingest answered, once a minute (pkg/summary).
 	go summary.Run(ctx, logger, reg, time.Minute, "stripeline_webhook_requests_total")
-	return httpserver.ServeWithOps(ctx, ln, ingest.Routes(h, public), cfg.Limits(), cfg.OpsAddr, ops, cfg.ShutdownGrace, logger)
+	return httpserver.ServeWithOps(ctx, ln, ingest.Routes(tr.Handler(h, "webhook"), public), cfg.Limits(), cfg.OpsAddr, ops, cfg.ShutdownGrace, logger)
 }

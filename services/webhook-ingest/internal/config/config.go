@@ -10,6 +10,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/secret"
+	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
 // Config is every setting of webhook-ingest.
@@ -21,6 +22,7 @@ type Config struct {
 	OpsAddr string `env:"WEBHOOK_INGEST_OPS_ADDR, default=127.0.0.1:9081" help:"listen address of /healthz, /readyz and /metrics; loopback by default, 0.0.0.0:9081 in a container"`
 	Log     logging.Config
 	Kafka   kafka.Config
+	Tracing tracing.Config
 
 	// WebhookSecrets are the endpoint's signing secrets (whsec_…); more than
 	// one while a secret is being rolled. Each must pass secret.Check: no

@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err := h.readBody(w, r)
 		switch {
 		case err == nil:
-			o, env = h.deliver(body, r.Header.Get("Stripe-Signature"))
+			o, env = h.deliver(r.Context(), body, r.Header.Get("Stripe-Signature"))
 		case timedOut(err):
 			abandon()
 		default:
@@ -117,8 +117,8 @@ func abandon() {
 }
 
 // deliver judges a body and its signature header, and publishes the body if
-// it passes every check.
-func (h *Handler) deliver(body []byte, sig string) (outcome, stripeevent.Envelope) {
+// it passes every check, in the trace of rctx (the request's).
+func (h *Handler) deliver(rctx context.Context, body []byte, sig string) (outcome, stripeevent.Envelope) {
 	var env stripeevent.Envelope
 	if err := h.verifier.Verify(body, sig, time.Now()); err != nil {
 		return signatureOutcome(err), env
@@ -128,6 +128,7 @@ func (h *Handler) deliver(body []byte, sig string) (outcome, stripeevent.Envelop
 		return notAnEvent(err), env
 	}
 	msg := kafka.NewEventMessage(body, env, time.Now())
+	traceEvent(rctx, env, body, msg.Metadata)
 	ctx, cancel := context.WithTimeoutCause(context.Background(), h.cfg.PublishTimeout, errPublishTimeout)
 	defer cancel()
 	msg.SetContext(ctx)
