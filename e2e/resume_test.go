@@ -9,8 +9,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/tools/devstack"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 // positioned is a frame with the subscription's position.
