@@ -53,7 +53,7 @@ func Table(w io.Writer, r *Results) {
 	}
 	n := r.Notifier
 	if r.Config.ran("notifier-memory") {
-		fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 8 KiB)\t\t\n", n.Connections, n.PerConnKiB)
+		fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 10 KiB)\t\t\n", n.Connections, n.PerConnKiB)
 	}
 	if r.Config.ran("notifier-latency") {
 		fmt.Fprintf(tw, "notifier: POST→websocket at %.0f ev/s, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",

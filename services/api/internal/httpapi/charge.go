@@ -7,41 +7,27 @@ import (
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
-// paymentBody is what both payment routes take; each route's body has these
-// fields and its own. (Not embedded: encoding/json would name a field
-// "paymentBody.metadata" in its errors.)
+// paymentBody is what both payment routes take; each route's body embeds it
+// beside its own fields. (encoding/json names an embedded field
+// "paymentBody.metadata" in its errors; decode says "metadata".)
 type paymentBody struct {
-	Amount      json.RawMessage
-	Currency    string
-	Description string
-	Metadata    map[string]string
-	Capture     *bool
-}
-
-type chargeBody struct {
 	Amount      json.RawMessage   `json:"amount"`
 	Currency    string            `json:"currency"`
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata"`
 	Capture     *bool             `json:"capture"`
-	Token       string            `json:"token"`
 }
 
-func (b *chargeBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata, b.Capture}
+func (b *paymentBody) common() paymentBody { return *b }
+
+type chargeBody struct {
+	paymentBody
+	Token string `json:"token"`
 }
 
 type paymentIntentBody struct {
-	Amount        json.RawMessage   `json:"amount"`
-	Currency      string            `json:"currency"`
-	Description   string            `json:"description"`
-	Metadata      map[string]string `json:"metadata"`
-	Capture       *bool             `json:"capture"`
-	PaymentMethod string            `json:"payment_method"`
-}
-
-func (b *paymentIntentBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata, b.Capture}
+	paymentBody
+	PaymentMethod string `json:"payment_method"`
 }
 
 func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {

@@ -1,17 +1,14 @@
 // Package ws is the notifier's websocket port: the protocol of
 // docs/design.md ("Websocket protocol") over gorilla/websocket. Each
 // connection has one reader goroutine and, only while it has frames to send,
-// one writer goroutine; an idle connection's reader is a waiter that stays
-// within Go's initial goroutine stack (conn.go). What an idle connection
-// costs is measured in docs/notifier.md ("Slow clients and connection
-// resources").
+// one writer goroutine. gorilla is used through its public API only. What an
+// idle connection costs is measured in docs/notifier.md ("Slow clients and
+// connection resources").
 package ws
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -158,10 +155,11 @@ func NewServer(cfg Config, h *hub.Hub, logger *slog.Logger) *Server {
 		perID:    counts{max: cfg.MaxConnectionsPerID},
 	}
 	s.upgrader = websocket.Upgrader{
-		// The read buffer is ours, readBufferSize bytes (see hijacker): 0
-		// here is what makes gorilla use it. Write buffers are lent from a
-		// pool only while a frame is written: idle connections hold none.
-		ReadBufferSize:   0,
+		// Client frames are small: a small read buffer, through which larger
+		// frames are read in pieces (gorilla documents that the buffer sizes
+		// do not limit message sizes). Write buffers are lent from a pool only
+		// while a frame is written: idle connections hold none.
+		ReadBufferSize:   readBufferSize,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -203,8 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := clientaddr.Key(clientaddr.Of(r, s.cfg.TrustedProxies))
 	refusal, ok := s.reserve(addr)
-	hw := &hijacker{ResponseWriter: w}
-	wsc, err := s.upgrader.Upgrade(hw, r, nil)
+	wsc, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		if ok {
 			s.unreserve(addr)
@@ -222,9 +219,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &conn{srv: s, ws: wsc, addr: addr}
-	if hw.br != nil {
-		c.br, c.raw = hw.br, waitable(wsc.NetConn())
-	}
 	s.mu.Lock()
 	c.pingSlot, s.nextSlot = s.nextSlot, (s.nextSlot+1)%pingSlots
 	s.conns[c] = struct{}{}
@@ -280,34 +274,11 @@ func (s *Server) refuse(wsc *websocket.Conn, l Limit) {
 // Refused is how many requests or connections l refused.
 func (s *Server) Refused(l Limit) int64 { return s.refused[l].Load() }
 
-// readBufferSize is a connection's read buffer: client frames are small,
-// larger ones are read through it in pieces. gorilla v1.5.3 (server.go,
-// Upgrade) reads through the hijacked bufio.Reader when the Upgrader's
-// ReadBufferSize is 0 and that reader's buffer is over 256 bytes; 288 is the
-// malloc size class after 256.
-const readBufferSize = 288
-
-// hijacker is the ResponseWriter handed to the upgrader, which asks for an
-// http.Hijacker by type assertion. Its Hijack hands gorilla a bufio.Reader
-// of ours, so the connection can ask it how many bytes gorilla has buffered
-// and not yet parsed (conn.idle). net/http's own 4 KB reader and the writer
-// (which gorilla uses only to find a buffer for the handshake response) are
-// dropped as before. When net/http's reader already holds bytes (the client
-// wrote before the handshake's answer), it is handed back as it is, and
-// gorilla refuses the connection as it always has.
-type hijacker struct {
-	http.ResponseWriter
-	br *bufio.Reader // ours, once hijacked
-}
-
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil || brw.Reader.Buffered() > 0 {
-		return nc, brw, err
-	}
-	h.br = bufio.NewReaderSize(nc, readBufferSize)
-	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
-}
+// readBufferSize is a connection's read buffer, in bytes: the frames
+// clients send (subscribe, unsubscribe, ping) are a few hundred bytes at
+// most. Our choice, not a figure of gorilla's: see docs/notifier.md, "Slow
+// clients and connection resources".
+const readBufferSize = 256
 
 // pingSlots spread the pings over the interval: one slot of the connections
 // is pinged at each of pingSlots ticks, so that 10,000 connections do not

@@ -1,11 +1,16 @@
 package ws
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
 	"io"
 	"net"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,10 +21,10 @@ import (
 	"github.com/stripeline/stripeline/tools/testenv"
 )
 
-// The tests below are about the reader's waiter (conn.go: wait, read,
-// parkIfIdle): the reader leaves gorilla only when gorilla's buffer holds
-// nothing, at a frame boundary, and waits for the socket outside it. They
-// write client frames as raw bytes, to control how they reach the server.
+// The tests below are about the reader (conn.go: read): it reads every
+// client frame through gorilla's public read path, whichever way the frames
+// reach the server. They write client frames as raw bytes, to control how
+// they reach the server.
 
 // wireFrame is one final, masked client frame (RFC 6455 section 5.2).
 func wireFrame(opcode byte, payload []byte) []byte { return wireFragment(true, opcode, payload) }
@@ -57,11 +62,12 @@ func subscribeFrame(t *testing.T, channel string) []byte {
 }
 
 // quiet is a config without server pings during a test: a ping's answer
-// would make the socket readable and wake a reader parked by mistake.
+// would make the socket readable again and could hide a frame the reader
+// left unread.
 var quiet = Config{PingInterval: time.Hour}
 
-// answer reads the server's next frame, failing soon: a reader that parked
-// with a frame left in gorilla's buffer leaves it unanswered.
+// answer reads the server's next frame, failing soon: a reader that stopped
+// with a frame left unread leaves it unanswered.
 func answer(t *testing.T, c *websocket.Conn) serverFrame {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -81,66 +87,61 @@ func writeRaw(t *testing.T, c *websocket.Conn, b []byte) {
 	}
 }
 
-// readers counts the server's connection goroutines by what they do:
-// waiting (conn.wait, outside gorilla) or reading (anywhere in conn.read,
-// gorilla's read path included).
-func readers() (waiting, reading int) {
+// goroutines counts the server's connection goroutines: readers (anywhere
+// in conn.read, gorilla's read path included) and writers.
+func goroutines() (readers, writers int) {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		switch {
 		case strings.Contains(g, "ws.(*conn).read("):
-			reading++
-		case strings.Contains(g, "ws.(*conn).wait("):
-			waiting++
+			readers++
+		case strings.Contains(g, "ws.(*conn).writeLoop("):
+			writers++
 		}
 	}
-	return waiting, reading
+	return readers, writers
 }
 
-// TestIdleConnectionWaitsOutsideGorilla: after a data frame, a pong or a
-// ping, an idle connection's only reader goroutine is a waiter, not a reader
-// blocked in gorilla's read path (the 4 KB stack the waiter saves).
-func TestIdleConnectionWaitsOutsideGorilla(t *testing.T) {
+// TestIdleConnectionHasOneGoroutine: after a data frame, a pong, a ping or a
+// fragmented message, and inside one, an idle connection has one goroutine,
+// its reader: what an idle connection costs (docs/notifier.md) counts one.
+func TestIdleConnectionHasOneGoroutine(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
-	expectWaiter := func(after string) {
+	expectOne := func(after string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			w, r := readers()
-			if w == 1 && r == 0 {
+			r, w := goroutines()
+			if r == 1 && w == 0 {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("after %s: %d waiting and %d reading goroutines, want 1 waiting", after, w, r)
+				t.Fatalf("after %s: %d readers and %d writers, want 1 reader", after, r, w)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	expectWaiter("the handshake")
+	expectOne("the handshake")
 	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
-	expectWaiter("a data frame")
+	expectOne("a data frame")
 	writeRaw(t, c, wireFrame(websocket.PongMessage, nil))
-	expectWaiter("a pong")
+	expectOne("a pong")
 	writeRaw(t, c, wireFrame(websocket.PingMessage, []byte("p")))
-	expectWaiter("a ping")
+	expectOne("a ping")
 	writeRaw(t, c, wireFragment(false, websocket.TextMessage, []byte(`{"type":`)))
-	time.Sleep(50 * time.Millisecond)
-	if w, r := readers(); r != 1 {
-		t.Fatalf("inside a fragmented message: %d waiting and %d reading goroutines, want 1 reading", w, r)
-	}
+	expectOne("the first fragment of a message")
 	writeRaw(t, c, wireFragment(true, 0, []byte(`"ping"}`)))
 	if a := answer(t, c); a.Type != "pong" {
 		t.Fatalf("answer = %+v, want pong", a)
 	}
-	expectWaiter("a fragmented message")
+	expectOne("a fragmented message")
 }
 
 // TestControlFrameThenDataInOneSegment: when a pong or a ping is followed in
-// the same segment by a data frame, the control frame's handler must not
-// park the reader, since the data frame is already in gorilla's buffer and
-// the socket will not become readable for it again.
+// the same segment by a data frame, the data frame is read too, although the
+// socket will not become readable for it again.
 func TestControlFrameThenDataInOneSegment(t *testing.T) {
 	f := start(t, quiet)
 	for _, tt := range []struct {
@@ -170,8 +171,8 @@ func TestControlFrameThenDataInOneSegment(t *testing.T) {
 	}
 }
 
-// TestControlFrameAloneThenData: a pong or ping alone parks the reader;
-// the next frame, sent later, is read by a new one.
+// TestControlFrameAloneThenData: after a pong or ping alone the reader
+// waits for the client; the next frame, sent later, is read.
 func TestControlFrameAloneThenData(t *testing.T) {
 	f := start(t, quiet)
 	for _, opcode := range []byte{websocket.PongMessage, websocket.PingMessage} {
@@ -191,8 +192,7 @@ func TestControlFrameAloneThenData(t *testing.T) {
 }
 
 // TestDataFramesInOneSegment: frames that arrive together are all read
-// before the reader parks (it parks only when gorilla's buffer, which must
-// be the one the connection inspects, is empty).
+// before the reader waits for the client again.
 func TestDataFramesInOneSegment(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
@@ -238,9 +238,8 @@ func TestFrameSplitAcrossWrites(t *testing.T) {
 	}
 }
 
-// TestControlFrameInsideFragmentedMessage: a ping between the fragments of a
-// message, alone in gorilla's buffer, must not park the reader: that would
-// lose the fragments read so far.
+// TestControlFrameInsideFragmentedMessage: a ping or pong between the
+// fragments of a message, each arriving alone, loses none of the fragments.
 func TestControlFrameInsideFragmentedMessage(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
@@ -266,10 +265,12 @@ func TestControlFrameInsideFragmentedMessage(t *testing.T) {
 }
 
 // TestPingedClientStaysAndGetsEvents: a client that answers pings keeps its
-// connection over many intervals (each pong extends its deadline and parks
-// its reader) and still gets its events and answers.
+// connection over many intervals (each pong extends its deadline) and still
+// gets its events and answers.
 func TestPingedClientStaysAndGetsEvents(t *testing.T) {
-	const interval = 50 * time.Millisecond
+	// A client is dropped when a pong is late by one interval: at 50 ms,
+	// this test failed about one run in three on a loaded 2-core machine.
+	const interval = 200 * time.Millisecond
 	f := start(t, Config{PingInterval: interval})
 	c := f.dial(t, nil)
 	pings := make(chan struct{}, 100)
@@ -342,7 +343,7 @@ func TestClientCloseWhileIdle(t *testing.T) {
 }
 
 // TestAbruptDisconnectWhileIdle: a client gone without a close frame ends
-// its connection (the waiter sees the end of the stream).
+// its connection (the reader sees the end of the stream).
 func TestAbruptDisconnectWhileIdle(t *testing.T) {
 	f := start(t, quiet)
 	c := f.dial(t, nil)
@@ -352,10 +353,11 @@ func TestAbruptDisconnectWhileIdle(t *testing.T) {
 	noConnections(t, f.srv, "connection still open after the client went")
 }
 
-// TestDataBeforeHandshakeIsRefused: a client that writes a frame before the
-// handshake's answer is refused, as gorilla refuses it (the frame sits in
-// net/http's reader, which the hijacker then hands back as it is).
-func TestDataBeforeHandshakeIsRefused(t *testing.T) {
+// TestDataBeforeHandshakeIsNotLost: a client that writes a frame before the
+// handshake's answer is either refused (gorilla v1.5.3 closes the
+// connection without an answer) or answered; its frame is never lost
+// silently. gorilla does not document which, so either passes.
+func TestDataBeforeHandshakeIsNotLost(t *testing.T) {
 	f := start(t, quiet)
 	nc, err := net.Dial("tcp", strings.TrimPrefix(f.url, "ws://"))
 	if err != nil {
@@ -368,12 +370,13 @@ func TestDataBeforeHandshakeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := io.ReadAll(nc)
-	if err != nil || len(b) != 0 {
-		t.Fatalf("answer %q (%v), want the connection closed without one", b, err)
-	}
-	if n := f.srv.Connections(); n != 0 {
-		t.Fatalf("%d connections, want 0", n)
+	b, _ := io.ReadAll(nc) // to the end of the stream, or the deadline if answered
+	switch {
+	case len(b) == 0:
+		noConnections(t, f.srv, "refused connection still counted")
+	case bytes.HasPrefix(b, []byte("HTTP/1.1 101 ")) && bytes.Contains(b, []byte(`"subscribed"`)):
+	default:
+		t.Fatalf("answer %q, want none (refused) or the subscription answered", b)
 	}
 }
 
@@ -386,4 +389,148 @@ func noConnections(t *testing.T, srv *Server, why string) {
 		}
 		return nil
 	})
+}
+
+// TestControlFramesWhileIdleThenSlowClient: the reader handles a client's
+// pings and pongs while it is otherwise idle (its pings are answered, its
+// pongs keep it connected over many ping intervals), and that client, once
+// it stops reading, is still closed with CloseQueueOverflow. Control frames
+// are handled inside gorilla's read path and its handlers return normally:
+// see TestNoRecoverInPackage.
+func TestControlFramesWhileIdleThenSlowClient(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	f := start(t, Config{PingInterval: interval, QueueSize: 16, WriteTimeout: 30 * time.Second})
+	c := f.dial(t, nil)
+	subscribe(t, c, map[string]string{"channel": "stripe/ch_1"})
+
+	// The client reads (which answers the server's pings) until stop is
+	// closed, then stops until read is closed, and then reads to the end.
+	pongs := make(chan string, 100)
+	c.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	stop, resume := make(chan struct{}), make(chan struct{})
+	end := make(chan error, 1)
+	go func() {
+		stopped := false
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, _, err := c.ReadMessage()
+			if err != nil {
+				end <- err
+				return
+			}
+			select {
+			case <-stop:
+				if !stopped {
+					stopped = true
+					<-resume
+				}
+			default:
+			}
+		}
+	}()
+	// The client's own pings, and pongs nobody asked for, while idle.
+	for i := range 10 {
+		deadline := time.Now().Add(time.Second)
+		if err := c.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(i)), deadline); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteControl(websocket.PongMessage, nil, deadline); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case data := <-pongs:
+			if data != fmt.Sprint(i) {
+				t.Fatalf("pong %q, want %d", data, i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ping %d not answered", i)
+		}
+		time.Sleep(interval / 2)
+	}
+	if n := f.srv.Connections(); n != 1 {
+		t.Fatalf("%d connections after five ping intervals, want 1", n)
+	}
+
+	// Now the client stops reading but stays alive with pongs of its own
+	// (the server's pings are answered only by reading); the events fill
+	// its socket, then its queue.
+	alive := make(chan struct{})
+	defer close(alive)
+	go func() {
+		for {
+			select {
+			case <-alive:
+				return
+			case <-time.After(interval / 2):
+				_ = c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+			}
+		}
+	}()
+	f.hub.Publish(event("evt_first", "charge.updated", "ch_1"))
+	close(stop)
+	overflowed := func() bool {
+		for _, sc := range f.srv.snapshot() {
+			sc.out.mu.Lock()
+			closing := sc.out.closing
+			sc.out.mu.Unlock()
+			if closing {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; !overflowed(); i++ {
+		if i == 20000 {
+			t.Fatal("20,000 events to a client that does not read, and its queue has not overflowed")
+		}
+		f.hub.Publish(event(fmt.Sprintf("evt_%d", i), "charge.updated", "ch_1"))
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond) // let the writer fill the socket
+		}
+	}
+	close(resume)
+	select {
+	case err := <-end:
+		if !websocket.IsCloseError(err, CloseQueueOverflow) {
+			t.Fatalf("slow client ended with %v, want close %d", err, CloseQueueOverflow)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the slow client was not closed")
+	}
+	noConnections(t, f.srv, "slow client still connected after its close")
+}
+
+// TestNoRecoverInPackage: the reader never unwinds gorilla's frames. A
+// panic out of a handler, recovered around gorilla's NextReader, would rest
+// on gorilla's internals (what state a frame leaves behind, what its read
+// path defers); the package's code therefore calls neither recover nor
+// panic.
+func TestNoRecoverInPackage(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		ast.Inspect(file, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if id, ok := call.Fun.(*ast.Ident); ok && (id.Name == "recover" || id.Name == "panic") {
+					t.Errorf("%s: %s() in the websocket port", fset.Position(call.Pos()), id.Name)
+				}
+			}
+			return true
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no source file checked")
+	}
 }
