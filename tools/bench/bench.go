@@ -41,8 +41,8 @@ type Config struct {
 	// besides the stack's, opened by clients load generators.
 	ScaleConnections, ScaleInstances, ScaleClients int
 	Seed                                           uint64
-	Only           []string // steps to measure (Steps); empty measures every one
-	Progress       io.Writer
+	Only                                           []string // steps to measure (Steps); empty measures every one
+	Progress                                       io.Writer
 }
 
 // Steps are the measurements of a run, in the order they run.
@@ -69,7 +69,7 @@ type Results struct {
 	Notifier Notifier  `json:"notifier"`
 	// NotifierScale is the opt-in notifier-scale step's; nil when it did not run.
 	NotifierScale *NotifierScale `json:"notifier_scale,omitempty"`
-	API      API       `json:"api"`
+	API           API            `json:"api"`
 }
 
 // Machine says where the figures come from.
