@@ -61,6 +61,12 @@ func Table(w io.Writer, r *Results) {
 		fmt.Fprintf(tw, "notifier: POST→websocket flat out, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
 			n.Max.Subscribers, n.Max.DeliveriesSec, n.Max.Delivered, n.Max.Send.Accepted, n.Max.Missing, lat(n.Max.Latency))
 	}
+	if sc := r.NotifierScale; sc != nil {
+		for i, in := range sc.PerInstance {
+			fmt.Fprintf(tw, "notifier-scale: instance %d of %d, RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 10 KiB)\t\t\n", i+1, sc.Instances, in.Connections, in.PerConnKiB)
+		}
+		fmt.Fprintf(tw, "notifier-scale: ramp, %d subscribe round trips from %d clients\t%.1f s\t\t\t\n", sc.Connections, sc.Clients, sc.RampSeconds)
+	}
 	if r.Config.ran("api") {
 		a := r.API
 		fmt.Fprintf(tw, "api: POST /Stripe/charge at %.0f/s\t%.0f/s\t%.0f/s stripe-mock direct\t%.2f\t%s (direct %s; overhead p50 %+.2f ms, goal ≤ 1 ms)\n",
