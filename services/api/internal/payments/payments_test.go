@@ -53,13 +53,11 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 			t.Fatalf("%s: error %v, want an UpstreamError that timed out", name, err)
 		}
 		t.Logf("%s: answered after %s (timeout %s)", name, took.Round(time.Millisecond), timeout)
-		// Twice the timeout and the smallest backoff would be 1.1 s.
-		if took > 2*timeout+200*time.Millisecond {
-			t.Errorf("%s took %s with a timeout of %s: the retry was not bounded", name, took, timeout)
-		}
 		// The answer comes at the deadline, while the call may still be on
 		// its way: on a loaded machine the first request may not even have
-		// landed (0). What must never be is a retry.
+		// landed (0). What must never be is a retry: an unbounded call
+		// retries before it answers. (How long it took is logged, not
+		// asserted: no timed assertions in tests.)
 		if n := calls.Load(); n > 1 {
 			t.Errorf("%s: Stripe got %d requests, want at most 1 (no retry once the time is up)", name, n)
 		}
@@ -88,10 +86,8 @@ func TestTimeoutBoundsTheBackoff(t *testing.T) {
 		t.Fatalf("error %v, want the deadline", err)
 	}
 	t.Logf("answered after %s (timeout %s)", took.Round(time.Millisecond), timeout)
-	// stripe-go's smallest backoff alone is 500 ms.
-	if took >= 500*time.Millisecond {
-		t.Errorf("took %s with a timeout of %s: the backoff was waited out", took, timeout)
-	}
+	// A call that waited out stripe-go's backoff (500 ms at least) would
+	// have sent its retry before answering.
 	if n := calls.Load(); n > 1 {
 		t.Errorf("Stripe got %d requests before the answer, want at most 1", n)
 	}
