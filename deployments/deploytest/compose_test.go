@@ -24,6 +24,7 @@ var composeSecrets = map[string]string{
 	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
 	"API_KEYS":                  "test-secret-api-keys",
 	"ADMIN_API_KEYS":            "test-secret-admin-api-keys",
+	"STRIPE_EVENTS_KEY":         "test-secret-stripe-events-key",
 	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
 	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
 }

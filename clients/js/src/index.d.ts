@@ -40,7 +40,9 @@ export interface PaymentIntentParams {
 }
 
 export interface RequestOptions {
-  /** sent as Idempotency-Key; without it the api makes one per request */
+  /** sent as Idempotency-Key; without it the api makes one per request. The api
+   * takes only unguessable keys (32+ characters of A-Za-z0-9-_, e.g.
+   * crypto.randomUUID()): reuse one only to retry the same payment. */
   idempotencyKey?: string;
   signal?: AbortSignal;
 }

@@ -61,12 +61,12 @@ async function setup(t, options = {}, serverOptions = {}) {
 
 test('charge sends the API key and body, and returns the charge with its subscribe block', async (t) => {
   const { client, seen } = await setup(t);
-  const ch = await client.charge({ token: 'tok_visa', amount: 2000 }, { idempotencyKey: 'order-17' });
+  const ch = await client.charge({ token: 'tok_visa', amount: 2000 }, { idempotencyKey: '0b6f2c1e-9d4a-4f7b-8e3c-5a2d9c7e1f40' });
   assert.equal(ch.id, 'ch_1');
   assert.equal(ch.subscribe.token, 'tok-for-ch_1');
   assert.equal(seen[0].method, 'POST');
   assert.equal(seen[0].headers['content-type'], 'application/json');
-  assert.equal(seen[0].headers['idempotency-key'], 'order-17');
+  assert.equal(seen[0].headers['idempotency-key'], '0b6f2c1e-9d4a-4f7b-8e3c-5a2d9c7e1f40');
   assert.deepEqual(seen[0].body, { token: 'tok_visa', amount: 2000 });
 
   const pi = await client.createPaymentIntent({ amount: 500 });
