@@ -132,6 +132,7 @@ func TestJavaScriptClientAcrossANotifierRestart(t *testing.T) {
 	var events []string
 	for _, v := range got {
 		if e, ok := v["event"].(string); ok {
+			t.Logf("delivered: %v", v)
 			events = append(events, e)
 			// Every event came over the websocket with its position; after
 			// the restart, from a resume the notifier answered
