@@ -1,0 +1,77 @@
+package loadgen
+
+import (
+	"testing"
+	"time"
+)
+
+// Each accepted webhook counts for the group its charge belongs to, and is
+// delivered only when that group received it; the latency is receipt less
+// POST, across processes by the wall clock.
+func TestMatchTalliesEachGroup(t *testing.T) {
+	ms := int64(time.Millisecond)
+	sent := []Sent{
+		{EventID: "evt_a", Group: 0, At: 1000 * ms},
+		{EventID: "evt_b", Group: 0, At: 1000 * ms},
+		{EventID: "evt_c", Group: 1, At: 2000 * ms},
+		{EventID: "evt_d", Group: 1, At: 2000 * ms}, // never received
+		{EventID: "evt_x", Group: 7, At: 0},         // no such group: ignored
+	}
+	groups := []ReceiptReport{
+		{Received: map[string]int64{"evt_a": 1004 * ms, "evt_b": 1010 * ms}, Duplicates: 1},
+		// evt_a reached group 1 too: a stray, not a delivery.
+		{Received: map[string]int64{"evt_c": 2040 * ms, "evt_a": 1005 * ms}},
+	}
+	tallies := Match(sent, groups)
+	for i, want := range []Delivery{
+		{Expected: 2, Delivered: 2, Missing: 0, Duplicates: 1},
+		{Expected: 2, Delivered: 1, Missing: 1, Strays: 1},
+	} {
+		got := tallies[i].Delivery()
+		if got.Expected != want.Expected || got.Delivered != want.Delivered || got.Missing != want.Missing ||
+			got.Duplicates != want.Duplicates || got.Strays != want.Strays {
+			t.Errorf("group %d: %+v, want %+v", i, got, want)
+		}
+	}
+	if d := tallies[0].Delivery(); d.Latency.Count != 2 || d.Latency.Max != 10 {
+		t.Errorf("group 0 latency %+v, want 2 samples, max 10 ms", d.Latency)
+	}
+
+	var all Tally
+	for _, tl := range tallies {
+		all.Merge(tl)
+	}
+	d := all.Delivery()
+	if d.Expected != 4 || d.Delivered != 3 || d.Missing != 1 || d.Duplicates != 1 || d.Strays != 1 {
+		t.Errorf("merged %+v, want 4 expected, 3 delivered, 1 missing, 1 duplicate, 1 stray", d)
+	}
+	if d.Latency.Count != 3 || d.Latency.P50 != 10 || d.Latency.Max != 40 {
+		t.Errorf("merged latency %+v, want 3 samples, p50 10 ms, max 40 ms", d.Latency)
+	}
+	// Summarizing sorts a copy: the tally's samples stay as they were.
+	if again := all.Delivery(); again.Latency.Count != d.Latency.Count || again.Latency.P50 != d.Latency.P50 {
+		t.Errorf("second summary %+v differs from the first %+v", again.Latency, d.Latency)
+	}
+}
+
+func TestReceiptsKeepTheFirstArrival(t *testing.T) {
+	var r Receipts
+	t0 := time.Unix(100, 0)
+	r.Record("evt_a", t0)
+	r.Record("evt_a", t0.Add(time.Second))
+	r.Record("evt_b", t0)
+	rep := r.Report()
+	if r.Len() != 2 || rep.Duplicates != 1 || rep.Received["evt_a"] != t0.UnixNano() {
+		t.Fatalf("len %d, report %+v: want 2 events, 1 duplicate, evt_a at its first arrival", r.Len(), rep)
+	}
+}
+
+// A sender elsewhere aims at the ids `connections --seed S --n N` pins.
+func TestIDsAreTheSeedsOwn(t *testing.T) {
+	a, b := Seeded(7).IDs("ch_", 3), Seeded(7).IDs("ch_", 5)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("ids of seed 7 differ: %v, %v", a, b)
+		}
+	}
+}
