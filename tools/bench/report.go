@@ -67,8 +67,8 @@ func Table(w io.Writer, r *Results) {
 		}
 		fmt.Fprintf(tw, "notifier-scale: ramp, %d subscribe round trips from %d clients\t%.1f s\t\t\t\n", sc.Connections, sc.Clients, sc.RampSeconds)
 		if sc.Rate > 0 {
-			fmt.Fprintf(tw, "notifier-scale: webhook POSTs at %.0f/s for %.0f s\t%.0f/s (%d/%d accepted)\t\t\t%s\n",
-				sc.Rate, sc.DurationSeconds, sc.Send.PerSecond, sc.Send.Accepted, sc.Send.Sent, lat(sc.Send.Latency))
+			fmt.Fprintf(tw, "notifier-scale: webhook POSTs at %.0f/s for %.0f s\t%.0f/s (%d accepted of %d sent, %.0f due)\t\t\t%s\n",
+				sc.Rate, sc.DurationSeconds, sc.Send.PerSecond, sc.Send.Accepted, sc.Send.Sent, sc.Rate*sc.DurationSeconds, lat(sc.Send.Latency))
 			for i, in := range sc.PerInstance {
 				fmt.Fprintf(tw, "notifier-scale: instance %d, POST→websocket, %d conns\t%s\t\t\t%s\n", i+1, in.Connections, delivered(in.Delivery), lat(in.Delivery.Latency))
 			}

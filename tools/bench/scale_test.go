@@ -57,7 +57,7 @@ func TestTableShowsTheScaleDeliveries(t *testing.T) {
 	r.NotifierScale.Send.PerSecond, r.NotifierScale.Send.Accepted, r.NotifierScale.Send.Sent = 1000, 30000, 30000
 	var b bytes.Buffer
 	Table(&b, r)
-	for _, want := range []string{"ramp, 6000 subscribe round trips", "webhook POSTs at 1000/s for 30 s", "30000/30000 accepted",
+	for _, want := range []string{"ramp, 6000 subscribe round trips", "webhook POSTs at 1000/s for 30 s", "30000 accepted of 30000 sent, 30000 due",
 		"instance 2, POST→websocket, 3000 conns", "14999/15000 delivered (1 missing)",
 		"at 1000 ev/s over 6000 subscribers, 2 instances", "29999/30000 delivered", "4.00 / 48.00 ms"} {
 		if !strings.Contains(b.String(), want) {
