@@ -60,8 +60,26 @@ func SendSpread(ctx context.Context, cfg SpreadConfig) (SpreadResult, error) {
 	}
 	gen := Seeded(cfg.Seed)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
+	make1 := func() (Event, int) {
+		t := all[rng.IntN(len(all))]
+		return gen.Charge("charge.succeeded", t.id), t.group
+	}
+	// The events a paced run will send are made before the clock starts:
+	// encoding one costs the sender more CPU than the service spends on it.
+	type made struct {
+		ev    Event
+		group int
+	}
+	var ready []made
+	if n := premade(cfg.Load); n > 0 {
+		ready = make([]made, n)
+		for i := range ready {
+			ready[i].ev, ready[i].group = make1()
+		}
+	}
 	var (
 		mu     sync.Mutex
+		next   int                 // of ready
 		tried  = map[string]Sent{} // event id → its target and time, until answered
 		result SpreadResult
 	)
@@ -69,13 +87,16 @@ func SendSpread(ctx context.Context, cfg SpreadConfig) (SpreadResult, error) {
 		URL: cfg.URL, Secret: cfg.Secret, Load: cfg.Load,
 		Next: func() Event {
 			mu.Lock()
-			t := all[rng.IntN(len(all))]
-			mu.Unlock()
-			ev := gen.Charge("charge.succeeded", t.id)
-			mu.Lock()
-			tried[ev.ID] = Sent{EventID: ev.ID, Group: t.group, At: time.Now().UnixNano()}
-			mu.Unlock()
-			return ev
+			defer mu.Unlock()
+			var m made
+			if next < len(ready) {
+				m, ready[next] = ready[next], made{}
+				next++
+			} else {
+				m.ev, m.group = make1()
+			}
+			tried[m.ev.ID] = Sent{EventID: m.ev.ID, Group: m.group, At: time.Now().UnixNano()}
+			return m.ev
 		},
 		OnSent: func(ev Event, status int) {
 			mu.Lock()
@@ -94,6 +115,23 @@ func SendSpread(ctx context.Context, cfg SpreadConfig) (SpreadResult, error) {
 	result.Send = send
 	return result, nil
 }
+
+// premade is how many events a run under load sends, when it is paced or
+// counted (with a little over for the schedule's last slots), and at most
+// maxPremade of them; 0 when flat out for a duration.
+func premade(l Load) int {
+	n := 0
+	if l.Rate > 0 && l.Duration > 0 {
+		n = int(l.Rate*l.Duration.Seconds()) + int(l.Rate/100) + 16
+	}
+	if l.Count > 0 && (n == 0 || l.Count < n) {
+		n = l.Count
+	}
+	return min(n, maxPremade)
+}
+
+// maxPremade bounds the events held before a run (some 4 KB each).
+const maxPremade = 200_000
 
 // Receipts records the message frames a group of subscribers received: when
 // each event first arrived, and how many arrived again. Safe for concurrent

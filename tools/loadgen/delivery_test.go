@@ -75,3 +75,20 @@ func TestIDsAreTheSeedsOwn(t *testing.T) {
 		}
 	}
 }
+
+func TestPremade(t *testing.T) {
+	for _, c := range []struct {
+		load Load
+		want int
+	}{
+		{Load{Rate: 1000, Duration: 30 * time.Second}, 30_000 + 10 + 16},
+		{Load{Rate: 1000, Duration: 30 * time.Second, Count: 500}, 500},
+		{Load{Duration: 30 * time.Second}, 0},
+		{Load{Count: 7}, 7},
+		{Load{Rate: 10_000, Duration: time.Hour}, maxPremade},
+	} {
+		if got := premade(c.load); got != c.want {
+			t.Errorf("premade(%+v) = %d, want %d", c.load, got, c.want)
+		}
+	}
+}
