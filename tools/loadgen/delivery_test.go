@@ -1,8 +1,16 @@
 package loadgen
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/stripeevent"
 )
 
 // Each accepted webhook counts for the group its charge belongs to, and is
@@ -90,5 +98,60 @@ func TestPremade(t *testing.T) {
 		if got := premade(c.load); got != c.want {
 			t.Errorf("premade(%+v) = %d, want %d", c.load, got, c.want)
 		}
+	}
+}
+
+// Only accepted webhooks are Sent, each for a charge of the
+// group it names, every group drawn on.
+func TestSendSpreadRecordsTheAcceptedOnes(t *testing.T) {
+	targets := [][]string{Seeded(1).IDs("ch_", 3), Seeded(2).IDs("ch_", 3)}
+	owner := map[string]int{}
+	for g, ids := range targets {
+		for _, id := range ids {
+			owner[id] = g
+		}
+	}
+	var (
+		mu      sync.Mutex
+		charge  = map[string]string{} // event id → charge id, as the server saw them
+		refused = map[string]bool{}
+		n       int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		env, err := stripeevent.Parse(body)
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if err != nil || !strings.HasPrefix(r.Header.Get("Stripe-Signature"), "t=") || n%5 == 0 {
+			refused[env.ID] = true
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		charge[env.ID] = env.ObjectID
+	}))
+	defer srv.Close()
+	before := time.Now().UnixNano()
+	res, err := SendSpread(context.Background(), SpreadConfig{URL: srv.URL + "/webhooks/stripe", Secret: "whsec_test",
+		Targets: targets, Seed: 3, Load: Load{Concurrency: 4, Count: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Send.Sent != 40 || len(res.Sent) != res.Send.Accepted || len(res.Sent) != 32 {
+		t.Fatalf("sent %d, accepted %d, %d recorded: want 40 sent, 32 accepted and recorded", res.Send.Sent, res.Send.Accepted, len(res.Sent))
+	}
+	groups := map[int]int{}
+	for _, s := range res.Sent {
+		id, ok := charge[s.EventID]
+		if !ok || refused[s.EventID] {
+			t.Fatalf("%s recorded, but the server did not accept it", s.EventID)
+		}
+		if owner[id] != s.Group || s.At < before || s.At > time.Now().UnixNano() {
+			t.Fatalf("%+v: charge %s is group %d's", s, id, owner[id])
+		}
+		groups[s.Group]++
+	}
+	if len(groups) != 2 {
+		t.Errorf("groups drawn on: %v, want both", groups)
 	}
 }
