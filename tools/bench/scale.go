@@ -38,7 +38,7 @@ type NotifierScale struct {
 	Send            loadgen.Result   `json:"send"`
 	Delivery        loadgen.Delivery `json:"delivery"`
 	// DrainSeconds is from the last POST's answer to every accepted event
-	// received (or the drain's limit).
+	// received, or to 10 s without a delivery (3 minutes at most).
 	DrainSeconds float64 `json:"drain_seconds"`
 }
 
@@ -53,8 +53,13 @@ type ScaleInstance struct {
 	Delivery loadgen.Delivery `json:"delivery"`
 }
 
-// scaleDrain bounds the wait for the last deliveries after the last POST.
-const scaleDrain = 30 * time.Second
+// After the last POST the step waits for the last deliveries while they
+// still come: until scaleStall passes with none, or scaleDrain in all. A
+// notifier far behind is then told from one that lost events.
+const (
+	scaleStall = 10 * time.Second
+	scaleDrain = 3 * time.Minute
+)
 
 // notifierScale starts cfg.ScaleInstances notifiers besides the stack's
 // own, and cfg.ScaleClients load generators, client i holding its share of
@@ -162,7 +167,7 @@ func (b *run) notifierScale(ctx context.Context, r *Results) error {
 }
 
 // scaleDeliveries sends the webhooks, waits for the clients to have
-// received as many events as were accepted (or scaleDrain), and tallies the
+// received as many events as were accepted (or to stop receiving), and tallies the
 // deliveries per instance and overall.
 func (b *run) scaleDeliveries(ctx context.Context, s *NotifierScale, clients []*held, targets string) error {
 	cfg := b.cfg
@@ -180,8 +185,8 @@ func (b *run) scaleDeliveries(ctx context.Context, s *NotifierScale, clients []*
 		return err
 	}
 	s.Send = spread.Send
-	start := time.Now()
-	for time.Since(start) < scaleDrain {
+	start, lastGot, lastMore := time.Now(), -1, time.Now()
+	for time.Since(start) < scaleDrain && time.Since(lastMore) < scaleStall {
 		got := 0
 		for _, h := range clients {
 			n, err := h.count()
@@ -192,6 +197,9 @@ func (b *run) scaleDeliveries(ctx context.Context, s *NotifierScale, clients []*
 		}
 		if got >= len(spread.Sent) {
 			break
+		}
+		if got > lastGot {
+			lastGot, lastMore = got, time.Now()
 		}
 		select {
 		case <-ctx.Done():
