@@ -41,9 +41,13 @@ type Config struct {
 	// The opt-in notifier-scale step: connections over instances notifiers
 	// besides the stack's, opened by clients load generators.
 	ScaleConnections, ScaleInstances, ScaleClients int
-	Seed                                           uint64
-	Only                                           []string // steps to measure (Steps); empty measures every one
-	Progress                                       io.Writer
+	// Then webhooks at ScaleRate per second for ScaleDuration, each for a
+	// charge one of those connections pinned (0: no deliveries measured).
+	ScaleRate     float64
+	ScaleDuration time.Duration
+	Seed          uint64
+	Only          []string // steps to measure (Steps); empty measures every one
+	Progress      io.Writer
 }
 
 // Steps are the measurements of a run, in the order they run.

@@ -66,6 +66,15 @@ func Table(w io.Writer, r *Results) {
 			fmt.Fprintf(tw, "notifier-scale: instance %d of %d, RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 10 KiB)\t\t\n", i+1, sc.Instances, in.Connections, in.PerConnKiB)
 		}
 		fmt.Fprintf(tw, "notifier-scale: ramp, %d subscribe round trips from %d clients\t%.1f s\t\t\t\n", sc.Connections, sc.Clients, sc.RampSeconds)
+		if sc.Rate > 0 {
+			fmt.Fprintf(tw, "notifier-scale: webhook POSTs at %.0f/s for %.0f s\t%.0f/s (%d accepted of %d sent, %.0f due)\t\t\t%s\n",
+				sc.Rate, sc.DurationSeconds, sc.Send.PerSecond, sc.Send.Accepted, sc.Send.Sent, sc.Rate*sc.DurationSeconds, lat(sc.Send.Latency))
+			for i, in := range sc.PerInstance {
+				fmt.Fprintf(tw, "notifier-scale: instance %d, POST→websocket, %d conns\t%s\t\t\t%s\n", i+1, in.Connections, delivered(in.Delivery), lat(in.Delivery.Latency))
+			}
+			fmt.Fprintf(tw, "notifier-scale: POST→websocket at %.0f ev/s over %d subscribers, %d instances\t%s\t(goal p99 ≤ 50 ms, all delivered)\t\t%s\n",
+				sc.Rate, sc.Connections, sc.Instances, delivered(sc.Delivery), lat(sc.Delivery.Latency))
+		}
 	}
 	if r.Config.ran("api") {
 		a := r.API
@@ -75,6 +84,10 @@ func Table(w io.Writer, r *Results) {
 			r.Config.APIRate, a.Refund.PerSecond, a.RefundDirect.PerSecond, ratio(a.Refund.PerSecond, a.RefundDirect.PerSecond), lat(a.Refund.Latency), lat(a.RefundDirect.Latency), a.RefundOverheadP50Ms)
 	}
 	tw.Flush()
+}
+
+func delivered(d loadgen.Delivery) string {
+	return fmt.Sprintf("%d/%d delivered (%d missing)", d.Delivered, d.Expected, d.Missing)
 }
 
 func lat(s loadgen.Summary) string {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -334,8 +333,10 @@ func (b *run) notifierMemory(ctx context.Context, r *Results) error {
 // held is a stripeline-load connections process holding its connections.
 type held struct {
 	cmd     *exec.Cmd
-	stdin   io.Closer
-	seconds float64 // how long its subscribe round trips took, all of them
+	stdin   io.WriteCloser
+	out     *json.Decoder // its stdout, a JSON value a line
+	seconds float64       // how long its subscribe round trips took, all of them
+	done    bool
 }
 
 // holdConnections starts a load generator holding n idle subscribed
@@ -357,27 +358,57 @@ func (b *run) holdConnections(ctx context.Context, ws string, n int, sourceAddr 
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() {
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("connections: no ready line")
-	}
+	h := &held{cmd: cmd, stdin: stdin, out: json.NewDecoder(stdout)}
 	var ready struct {
 		Connections int
 		Seconds     float64
 	}
-	if err := json.Unmarshal(sc.Bytes(), &ready); err != nil || ready.Connections != n {
-		stdin.Close()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("connections: ready line %q", sc.Text())
+	if err := h.out.Decode(&ready); err != nil || ready.Connections != n {
+		h.release()
+		return nil, fmt.Errorf("connections: no ready line for %d connections (%v)", n, err)
 	}
-	return &held{cmd: cmd, stdin: stdin, seconds: ready.Seconds}, nil
+	h.seconds = ready.Seconds
+	return h, nil
+}
+
+// count asks the process how many events its connections have received.
+func (h *held) count() (int, error) {
+	if _, err := io.WriteString(h.stdin, "count\n"); err != nil {
+		return 0, err
+	}
+	var c struct{ Count int }
+	err := h.out.Decode(&c)
+	return c.Count, err
+}
+
+// finish closes the connections, waits for the process to end and returns
+// what they received.
+func (h *held) finish() (heldReport, error) {
+	var rep heldReport
+	if h.done {
+		return rep, fmt.Errorf("connections: already released")
+	}
+	h.done = true
+	h.stdin.Close()
+	err := h.out.Decode(&rep)
+	_, _ = io.Copy(io.Discard, h.out.Buffered())
+	if werr := h.cmd.Wait(); err == nil {
+		err = werr
+	}
+	return rep, err
+}
+
+// heldReport is a connections process's last line.
+type heldReport struct {
+	Dropped int64 `json:"dropped"`
+	loadgen.ReceiptReport
 }
 
 // release closes the connections and waits for the process to end.
 func (h *held) release() {
-	h.stdin.Close()
-	_ = h.cmd.Wait()
+	if !h.done {
+		_, _ = h.finish()
+	}
 }
 
 func (b *run) notifierLatency(ctx context.Context, r *Results) error {

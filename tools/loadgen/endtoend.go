@@ -3,8 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"sync"
 	"time"
 )
 
@@ -33,92 +31,45 @@ type EndToEndResult struct {
 }
 
 // EndToEnd connects the subscribers, sends charge.succeeded webhooks for
-// their charges, and measures the delivery latency of each.
+// their charges, and measures the delivery latency of each: SendSpread,
+// Receipts and Match, in one process (the notifier-scale bench step runs the
+// same pieces across several).
 func EndToEnd(ctx context.Context, cfg EndToEndConfig) (EndToEndResult, error) {
-	g := Seeded(cfg.Seed)
-	ids := make([]string, cfg.Subscribers)
-	for i := range ids {
-		ids[i] = g.ID("ch_")
-	}
-	var (
-		mu       sync.Mutex
-		sentAt   = map[string]time.Time{} // event id → POST time
-		accepted = map[string]bool{}
-		got      = map[string]bool{}
-		lat      Latencies
-		first    time.Time
-		last     time.Time
-	)
+	ids := Seeded(cfg.Seed).IDs("ch_", cfg.Subscribers)
+	var got Receipts
 	subs, err := Connect(ctx, SubscribersConfig{
 		URL: cfg.NotifierURL, IDs: ids, Token: cfg.Token,
-		OnMessage: func(_, eventID string, at time.Time) {
-			mu.Lock()
-			defer mu.Unlock()
-			t0, ok := sentAt[eventID]
-			if !ok || got[eventID] {
-				return
-			}
-			got[eventID] = true
-			lat.Add(at.Sub(t0))
-			if first.IsZero() {
-				first = at
-			}
-			last = at
-		},
+		OnMessage: func(_, eventID string, at time.Time) { got.Record(eventID, at) },
 	})
 	if err != nil {
 		return EndToEndResult{}, fmt.Errorf("connect subscribers: %w", err)
 	}
 	defer subs.Close()
 
-	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
-	var rmu sync.Mutex
-	send, err := SendWebhooks(ctx, WebhookConfig{
-		URL: cfg.IngestURL, Secret: cfg.Secret,
+	// The events' generator is seeded apart from the ids'.
+	sent, err := SendSpread(ctx, SpreadConfig{
+		URL: cfg.IngestURL, Secret: cfg.Secret, Targets: [][]string{ids}, Seed: cfg.Seed ^ 0xe2e,
 		Load: Load{Concurrency: cfg.Concurrency, Rate: cfg.Rate, Duration: cfg.Duration},
-		Next: func() Event {
-			rmu.Lock()
-			id := ids[rng.IntN(len(ids))]
-			rmu.Unlock()
-			ev := g.Charge("charge.succeeded", id)
-			mu.Lock()
-			sentAt[ev.ID] = time.Now() // refined in OnSent; set here so a fast delivery is not missed
-			mu.Unlock()
-			return ev
-		},
-		OnSent: func(ev Event, status int) {
-			if status/100 == 2 {
-				mu.Lock()
-				accepted[ev.ID] = true
-				mu.Unlock()
-			}
-		},
 	})
 	if err != nil {
 		return EndToEndResult{}, err
 	}
 	deadline := time.Now().Add(cfg.Drain)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		done := len(got) >= len(accepted)
-		mu.Unlock()
-		if done {
-			break
-		}
+	for time.Now().Before(deadline) && got.Len() < len(sent.Sent) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	res := EndToEndResult{Subscribers: cfg.Subscribers, Send: send, Latency: lat.Summary()}
-	for id := range accepted {
-		if got[id] {
-			res.Delivered++
-		} else {
-			res.Missing++
+	rep := got.Report()
+	d := Match(sent.Sent, []ReceiptReport{rep})[0].Delivery()
+	res := EndToEndResult{Subscribers: cfg.Subscribers, Send: sent.Send, Delivered: d.Delivered, Missing: d.Missing, Latency: d.Latency}
+	var first, last int64
+	for _, t := range rep.Received {
+		if first == 0 || t < first {
+			first = t
 		}
+		last = max(last, t)
 	}
-	if span := last.Sub(first).Seconds(); span > 0 {
-		res.DeliveriesSec = float64(len(got)) / span
+	if span := time.Duration(last - first).Seconds(); span > 0 {
+		res.DeliveriesSec = float64(len(rep.Received)) / span
 	}
 	return res, nil
 }

@@ -5,10 +5,12 @@
 //	stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
 //	stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
 //	stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]    (holds N idle subscribed connections until stdin closes or SIGTERM)
+//	stripeline-load spread      --url U --secret S --targets SEED:N[,SEED:N…] --rate R --duration D
 //	stripeline-load charges     --url U [--api-key K] [--direct] [--refund] [--concurrency N | --rate R] [--duration D]
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +19,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +46,7 @@ usage:
   stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
   stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
   stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]   (holds N idle subscribed connections until stdin closes or SIGTERM)
+  stripeline-load spread      --url U --secret S --targets SEED:N[,SEED:N…] --rate R --duration D
   stripeline-load charges     --url U [--api-key K] [--direct] [--refund] [--concurrency N | --rate R] [--duration D]
 
 stripeline-load <command> -h lists the flags.`
@@ -55,7 +60,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	switch args[0] {
-	case "webhooks", "e2e", "connections", "charges":
+	case "webhooks", "e2e", "connections", "spread", "charges":
 	default:
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
@@ -75,6 +80,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		subscribers = fs.Int("subscribers", 1000, "websocket subscribers (e2e)")
 		n           = fs.Int("n", 1000, "connections to hold (connections)")
 		sourceAddr  = fs.String("source-addr", "", "local IP address to open the connections from, such as 127.0.0.2 (connections)")
+		targets     = fs.String("targets", "", "the ids to send for, as SEED:N of each connections process (--seed SEED --n N), comma-separated (spread)")
 		drain       = fs.Duration("drain", 10*time.Second, "how long to wait for the last deliveries (e2e)")
 		apiKey      = fs.String("api-key", "", "X-API-Key for the api, or the secret key with --direct (charges)")
 		direct      = fs.Bool("direct", false, "call a Stripe-compatible API's /v1/charges at --url directly (charges)")
@@ -115,7 +121,21 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 			res.Subscribers, res.Send, res.Delivered, res.Missing, res.DeliveriesSec, res.Latency.P50, res.Latency.P99)
 		return emit(res)
 	case "connections":
-		return hold(ctx, *ws, *n, *seed, *sourceAddr, token)
+		return hold(ctx, os.Stdin, *ws, *n, *seed, *sourceAddr, token)
+	case "spread":
+		if *secret == "" {
+			return fmt.Errorf("--secret is required")
+		}
+		groups, err := parseTargets(*targets)
+		if err != nil {
+			return err
+		}
+		res, err := loadgen.SendSpread(ctx, loadgen.SpreadConfig{Load: load, URL: *url, Secret: *secret, Targets: groups, Seed: *seed})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "spread:", res.Send)
+		return emit(res)
 	case "charges":
 		res := loadgen.SendCharges(ctx, loadgen.ChargeConfig{Load: load, URL: *url, Direct: *direct, Refund: *refund, APIKey: *apiKey})
 		fmt.Fprintln(os.Stderr, "charges:", res)
@@ -126,15 +146,16 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // hold opens n subscribed idle connections, says so on stdout, and keeps them
-// until stdin closes or the process is told to stop.
-func hold(ctx context.Context, ws string, n int, seed uint64, sourceAddr string, token func(string) string) error {
-	g := loadgen.Seeded(seed)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = g.ID("ch_")
-	}
+// until stdin closes or the process is told to stop. It records every
+// message frame they receive. Each line "count" on stdin is answered with
+// {"count": events received so far}; at the end it prints the connections
+// dropped and every event received, with when (loadgen.ReceiptReport).
+func hold(ctx context.Context, stdin io.Reader, ws string, n int, seed uint64, sourceAddr string, token func(string) string) error {
+	ids := loadgen.Seeded(seed).IDs("ch_", n)
+	var got loadgen.Receipts
 	start := time.Now()
-	subs, err := loadgen.Connect(ctx, loadgen.SubscribersConfig{URL: ws, IDs: ids, Token: token, LocalAddr: sourceAddr})
+	subs, err := loadgen.Connect(ctx, loadgen.SubscribersConfig{URL: ws, IDs: ids, Token: token, LocalAddr: sourceAddr,
+		OnMessage: func(_, eventID string, at time.Time) { got.Record(eventID, at) }})
 	if err != nil {
 		return err
 	}
@@ -143,13 +164,52 @@ func hold(ctx context.Context, ws string, n int, seed uint64, sourceAddr string,
 	if err := emit(map[string]any{"connections": n, "seconds": time.Since(start).Seconds()}); err != nil {
 		return err
 	}
-	stdin := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdin) }()
-	select {
-	case <-ctx.Done():
-	case <-stdin:
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return finish(subs, &got)
+		case line, ok := <-lines:
+			if !ok {
+				return finish(subs, &got)
+			}
+			if strings.TrimSpace(line) == "count" {
+				if err := emit(map[string]int{"count": got.Len()}); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return emit(map[string]any{"dropped": subs.Dropped()})
+}
+
+func finish(subs *loadgen.Subscribers, got *loadgen.Receipts) error {
+	return emit(struct {
+		Dropped int64 `json:"dropped"`
+		loadgen.ReceiptReport
+	}{subs.Dropped(), got.Report()})
+}
+
+// parseTargets reads SEED:N[,SEED:N…]: group i is the N ids of
+// `connections --seed SEED --n N`.
+func parseTargets(s string) ([][]string, error) {
+	var groups [][]string
+	for _, t := range strings.Split(s, ",") {
+		seed, n, ok := strings.Cut(strings.TrimSpace(t), ":")
+		sd, err1 := strconv.ParseUint(seed, 10, 64)
+		k, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || k < 1 {
+			return nil, fmt.Errorf("--targets %q: want SEED:N[,SEED:N…], N at least 1", s)
+		}
+		groups = append(groups, loadgen.Seeded(sd).IDs("ch_", k))
+	}
+	return groups, nil
 }
 
 func emit(v any) error {
