@@ -308,7 +308,7 @@ type sink struct {
 
 // Deliver implements hub.Sink: it only queues.
 func (s *sink) Deliver(sub *hub.Subscription, ev *hub.Event) {
-	s.c.send(frame{prefix: s.prefix, ev: ev, span: s.deliverySpan(sub, ev)})
+	s.c.send(frame{prefix: s.prefix, ev: ev, span: s.deliverySpan(sub, ev), queued: time.Now().UnixNano()})
 }
 
 func (c *conn) sendJSON(v any) {

@@ -31,6 +31,7 @@ type frame struct {
 	code   int
 	text   string
 	span   trace.Span // the event's delivery span (trace.go); nil without tracing
+	queued int64      // of an event: when the hub handed it over, Unix nanoseconds
 }
 
 // Why a queued frame was never written, for its delivery span.
@@ -70,6 +71,7 @@ func (c *conn) send(f frame) {
 		q.frames = q.frames[:0]
 		q.closing = true
 		f = frame{kind: frameClose, code: CloseQueueOverflow, text: "client too slow: send queue overflow"}
+		c.srv.cfg.Metrics.SlowClientCloses.Inc()
 		c.srv.logger.Warn("websocket client too slow, disconnecting", "queue_size", c.srv.cfg.QueueSize, "remote_addr", c.ws.RemoteAddr().String())
 	}
 	if f.kind == frameClose && q.done == nil {
@@ -135,6 +137,11 @@ func (c *conn) writeLoop() {
 			_ = c.ws.SetWriteDeadline(deadline)
 			err = c.writeData(f)
 			f.endSpan(err)
+			if err == nil && f.ev != nil {
+				m := c.srv.cfg.Metrics
+				m.Deliveries.Inc()
+				m.DeliverySeconds.Observe(float64(time.Now().UnixNano()-f.queued) / 1e9)
+			}
 		}
 		if err != nil {
 			// The reader sees the closed socket, ends and cleans up.
