@@ -7,6 +7,7 @@ require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0
+	github.com/stripeline/stripeline/tools v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	sigs.k8s.io/kustomize/api v0.21.2
@@ -125,3 +126,5 @@ require (
 )
 
 replace github.com/stripeline/stripeline/pkg => ../pkg
+
+replace github.com/stripeline/stripeline/tools => ../tools

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/chaos"
-	"github.com/stripeline/stripeline/pkg/devstack"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/chaos"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // TestChaosSmall is the fault suite's small configuration: a few thousand

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 // battery counts what a hostile input run tried, and what was refused.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 // Four bodies are valid JSON, pass ingest's parser, and are refused by

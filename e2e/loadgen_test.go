@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/loadgen"
+	"github.com/stripeline/stripeline/tools/loadgen"
 )
 
 // TestLoadGeneratorEndToEnd runs the benchmark's end-to-end measurement at a

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // stack is the pipeline every test in this package talks to; each test

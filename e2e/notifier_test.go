@@ -11,8 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/subtoken"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 // notifierChargeEvent is a charge.succeeded of a transaction of the test's

@@ -13,8 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/tools/devstack"
 )
 
 type chargeResponse struct {

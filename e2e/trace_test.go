@@ -9,9 +9,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // TestOneTracePerEvent follows one webhook through the real services: its

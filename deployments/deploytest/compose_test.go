@@ -23,6 +23,7 @@ import (
 var composeSecrets = map[string]string{
 	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
 	"API_KEYS":                  "test-secret-api-keys",
+	"ADMIN_API_KEYS":            "test-secret-admin-api-keys",
 	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
 	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
 }
@@ -78,26 +79,26 @@ func TestComposeImagesArePinned(t *testing.T) {
 			t.Errorf("service %s: image %q: %s", name, s.Image, why)
 		}
 	}
-	// stripe-mock: the version the tests install (pkg/devstack).
+	// stripe-mock: the version the tests install (tools/devstack).
 	want := "stripe/stripe-mock:" + stripeMockVersion(t)
 	if got := service(t, p, "stripe-mock").Image; got != want {
-		t.Errorf("stripe-mock image %q, want %q (pkg/devstack.StripeMockVersion)", got, want)
+		t.Errorf("stripe-mock image %q, want %q (tools/devstack.StripeMockVersion)", got, want)
 	}
 	if img := service(t, p, "kafka").Image; !strings.HasPrefix(img, "apache/kafka:") {
 		t.Errorf("kafka image %q, want the official apache/kafka", img)
 	}
 }
 
-// stripeMockVersion reads pkg/devstack's StripeMockVersion constant.
+// stripeMockVersion reads tools/devstack's StripeMockVersion constant.
 func stripeMockVersion(t *testing.T) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "pkg", "devstack", "stripemock.go"))
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "tools", "devstack", "stripemock.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`StripeMockVersion\s*=\s*"(v[0-9.]+)"`).FindSubmatch(src)
 	if m == nil {
-		t.Fatal("pkg/devstack/stripemock.go: no StripeMockVersion constant")
+		t.Fatal("tools/devstack/stripemock.go: no StripeMockVersion constant")
 	}
 	return string(m[1])
 }

@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func readMonitoring(t *testing.T, name string) []byte {
@@ -88,7 +88,7 @@ func TestMonitoringCoversTheService(t *testing.T) {
 		"stripeline_webhook_requests_total", "stripeline_webhook_request_duration_seconds_bucket",
 		"event_writer_consumer_lag", "event_writer_rows_inserted_total", "event_writer_poison_total",
 		"notifier_connections", "notifier_subscriptions_pinned", "notifier_deliveries_total",
-		"notifier_slow_client_closes_total", "notifier_delivery_seconds_bucket",
+		"notifier_refused_total", "notifier_delivery_seconds_bucket",
 		"stripeline_api_requests_total", "stripeline_api_stripe_seconds_count", "stripeline_ready",
 	} {
 		if !slices.ContainsFunc(named[m], func(w string) bool { return strings.HasPrefix(w, "panel ") }) {

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/stripeline/stripeline/pkg/workspace"
+	"github.com/stripeline/stripeline/tools/workspace"
 )
 
 // DesignPorts are the services' ports from docs/design.md ("Ports and settings").

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func get(t *testing.T, url string) (int, string) {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // Without a broker, Connecting fails publishes at once and is not ready,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // A group whose offsets were set is Empty until a Subscriber joins it, has

@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/pkg/tracing"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // With tracing on, the trace a publisher's message carries in its

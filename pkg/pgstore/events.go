@@ -54,6 +54,11 @@ type Stored struct {
 // (or twice in events) is skipped. An error means nothing was written, and
 // that trying again later may work (the database is away, a deadline ended).
 //
+// The same transaction brings stripe_objects up to date with the group
+// (stripe_objects_apply, migration 0003): newer-wins by the event's created
+// time, the object's lifecycle rank, then the event id, so redelivery and
+// replay never move an object back.
+//
 // The group is one pipelined batch of single-row INSERT … ON CONFLICT DO
 // NOTHING, sent in one round trip and run by PostgreSQL as one implicit
 // transaction: the event-writer's groups are small (one message in flight
@@ -79,17 +84,32 @@ func InsertEvents(ctx context.Context, pool *pgxpool.Pool, events []Event) (Stor
 	for _, i := range order {
 		batch.Queue(insertOne, events[i].Values()...)
 	}
-	st, err := sendBatch(ctx, pool, batch)
+	batch.Queue(applyObjects, eventIDs(events))
+	st, err := sendBatch(ctx, pool, batch, len(events))
 	if IsDataError(err) {
 		return insertOneByOne(ctx, pool, events, order)
 	}
 	return st, err
 }
 
-func sendBatch(ctx context.Context, pool *pgxpool.Pool, batch *pgx.Batch) (Stored, error) {
+// applyObjects brings stripe_objects up to date with the stored events of
+// the ids in $1 (migration 0003).
+const applyObjects = `SELECT stripe_objects_apply($1)`
+
+func eventIDs(events []Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// sendBatch runs batch, whose first inserts statements are the inserts and
+// the last applyObjects.
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, batch *pgx.Batch, inserts int) (Stored, error) {
 	var st Stored
 	br := pool.SendBatch(ctx, batch)
-	for range batch.Len() {
+	for range inserts {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
@@ -100,6 +120,10 @@ func sendBatch(ctx context.Context, pool *pgxpool.Pool, batch *pgx.Batch) (Store
 		} else {
 			st.Duplicates++
 		}
+	}
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return Stored{}, fmt.Errorf("apply events to stripe_objects: %w", err)
 	}
 	if err := br.Close(); err != nil {
 		return Stored{}, fmt.Errorf("insert events: %w", err)
@@ -162,6 +186,18 @@ func insertOneByOne(ctx context.Context, pool *pgxpool.Pool, events []Event, ord
 			} else {
 				st.Duplicates++
 			}
+		}
+		// A refused event's id may be what PostgreSQL refused (a NUL):
+		// only the stored ones are applied. Raw ones carry no object, and
+		// stripe_objects_apply skips them.
+		var stored []Event
+		for i, e := range events {
+			if _, refused := st.Refused[i]; !refused {
+				stored = append(stored, e)
+			}
+		}
+		if _, err := tx.Exec(ctx, applyObjects, eventIDs(stored)); err != nil {
+			return fmt.Errorf("apply events to stripe_objects: %w", err)
 		}
 		return nil
 	})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func queryEvent(eventID, id string, created time.Time, received time.Time, related ...string) pgstore.Event {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func TestDeleteEventsBefore(t *testing.T) {

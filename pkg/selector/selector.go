@@ -189,3 +189,48 @@ func union(a, b []string) []string {
 	}
 	return out
 }
+
+// Size is how much a parsed selector holds, for limits beyond the parser's:
+// its nodes (conditions, AND, OR, NOT), its values across every IN list, and
+// an estimate of the bytes its tree keeps alive.
+type Size struct {
+	Nodes, Values int
+	Bytes         int64
+}
+
+// Per node and per value, what a tree keeps besides the values' bytes: the
+// node's struct and interface, a string header.
+const (
+	nodeBytes  = 48
+	valueBytes = 16
+)
+
+// SizeOf measures e.
+func SizeOf(e Expr) Size {
+	var s Size
+	var walk func(Expr)
+	walk = func(e Expr) {
+		s.Nodes++
+		s.Bytes += nodeBytes
+		switch e := e.(type) {
+		case *In:
+			s.Values += len(e.Values)
+			s.Bytes += int64(cap(e.Values) * valueBytes)
+			for _, v := range e.Values {
+				s.Bytes += int64(len(v))
+			}
+		case *Not:
+			walk(e.X)
+		case *And:
+			walk(e.L)
+			walk(e.R)
+		case *Or:
+			walk(e.L)
+			walk(e.R)
+		}
+	}
+	if e != nil {
+		walk(e)
+	}
+	return s
+}

@@ -200,3 +200,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSizeOf(t *testing.T) {
+	for sel, want := range map[string]Size{
+		"id = 'ch_1'": {Nodes: 1, Values: 1},
+		"id = 'ch_1' AND (type IN ('a', 'b', 'c') OR NOT livemode = TRUE)": {Nodes: 6, Values: 5},
+	} {
+		e, err := Parse(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := SizeOf(e)
+		if got.Nodes != want.Nodes || got.Values != want.Values || got.Bytes < int64(got.Nodes*nodeBytes) {
+			t.Errorf("SizeOf(%s) = %+v, want %d nodes and %d values", sel, got, want.Nodes, want.Values)
+		}
+	}
+}

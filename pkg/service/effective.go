@@ -2,9 +2,12 @@ package service
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"reflect"
 	"strings"
 
+	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/secret"
 )
 
@@ -59,4 +62,15 @@ func format(v reflect.Value) string {
 		return s.String()
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// Logger is a service's logger (logging.New, named name, writing to out)
+// once it has logged its first line: "settings", what cfg holds in effect.
+func Logger(cfg any, log logging.Config, name string, out io.Writer) (*slog.Logger, error) {
+	logger, err := logging.New(log, name, out)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("settings", Effective(cfg)...)
+	return logger, nil
 }

@@ -10,7 +10,7 @@ import (
 
 // FuzzParse: Parse never panics; it accepts only JSON with an id, a type and
 // a data.object with an id, and every refusal wraps ErrInvalid. The seeds are
-// the real event shapes webhook-ingest's tests use, and the refusals of
+// the project's real event shapes (tools/loadgen/fixtures), and the refusals of
 // TestParseRejects. Run longer with
 // go test -fuzz FuzzParse -fuzztime 1m ./pkg/stripeevent
 func FuzzParse(f *testing.F) {
@@ -48,11 +48,12 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// fuzzSeeds are the real event shapes webhook-ingest's tests use.
+// fuzzSeeds are the project's real event shapes (tools/loadgen's fixtures,
+// read as files: loadgen imports this package).
 func fuzzSeeds(f *testing.F) [][]byte {
-	paths, _ := filepath.Glob("../../services/webhook-ingest/testdata/events/*.json")
+	paths, _ := filepath.Glob("../../tools/loadgen/fixtures/*.json")
 	if len(paths) == 0 {
-		f.Fatal("no event shapes in services/webhook-ingest/testdata/events")
+		f.Fatal("no event shapes in tools/loadgen/fixtures")
 	}
 	var seeds [][]byte
 	for _, p := range paths {

@@ -3,8 +3,8 @@ package stripeevent_test
 import (
 	"testing"
 
-	"github.com/stripeline/stripeline/pkg/loadgen"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
+	"github.com/stripeline/stripeline/tools/loadgen"
 )
 
 // BenchmarkParse reads a realistic 3.5 KB charge.succeeded; ingest parses

@@ -13,11 +13,22 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/cli"
 )
 
+const usage = `healthcheck asks one HTTP endpoint whether the service is well: exit 0 when
+it answers 2xx within 3 s, 1 otherwise. It reads no settings.
+
+usage: healthcheck URL     e.g. healthcheck http://127.0.0.1:9080/readyz`
+
 func main() {
+	if cli.IsHelp(os.Args[1:]) {
+		fmt.Println(usage)
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: healthcheck URL")
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	if err := check(os.Args[1], 3*time.Second); err != nil {

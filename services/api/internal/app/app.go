@@ -12,22 +12,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/service"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/api/internal/config"
+	"github.com/stripeline/stripeline/services/api/internal/demo"
 	"github.com/stripeline/stripeline/services/api/internal/httpapi"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
 // Run serves the api until ctx ends.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "api", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "api", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 		SecretKey:   cfg.StripeSecretKey,
 		APIBase:     cfg.StripeAPIBase,
 		Currency:    cfg.Currency(),
-		TokenSecret: []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:   cfg.TokenKeys(),
 		TokenTTL:    cfg.SubscriptionTokenTTL,
 		HTTPTimeout: cfg.StripeTimeout,
 		Metrics:     stripeMetrics,
@@ -91,24 +91,46 @@ func handler(cfg config.Config, pool *pgxpool.Pool, reg prometheus.Registerer, l
 	mux := http.NewServeMux()
 	httpapi.New(mux, httpapi.Config{
 		APIKeys:            cfg.APIKeys,
+		AdminKeys:          cfg.AdminAPIKeys,
 		PublishableKey:     cfg.StripePublishableKey,
 		Currency:           cfg.Currency(),
 		Currencies:         cfg.Currencies(),
-		TokenSecret:        []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:          cfg.TokenKeys(),
 		EventsRequireToken: cfg.EventsRequireToken,
-		Secrets:            []string{cfg.StripeSecretKey, cfg.SubscriptionTokenSecret},
+		Secrets:            append(append([]string{cfg.StripeSecretKey}, tokenSecrets(cfg.TokenKeys())...), cfg.AdminAPIKeys...),
 		PerKey:             httpapi.RateLimit{Rate: cfg.RatePerKey, Burst: cfg.RatePerKeyBurst},
 		PerAddr:            httpapi.RateLimit{Rate: cfg.RatePerAddr, Burst: cfg.RatePerAddrBurst},
 		TrustedProxies:     cfg.TrustedProxyPrefixes(),
 		Metrics:            routeMetrics,
 	}, svc, eventStore{pool}, logger)
 	httpserver.Health(mux)
+	if cfg.Demo {
+		demo.Register(mux, demo.Config{NotifierURL: cfg.DemoNotifierURL})
+		logger.Info("demo checkout page served at /demo/ (API_DEMO=true)", "notifier_url", cfg.DemoNotifierURL)
+	}
 	return httpapi.CORS(cfg.CORSOrigins, mux), nil
 }
 
-// eventStore reads stripe_events through the pool.
+// eventStore reads stripe_events and stripe_objects through the pool.
 type eventStore struct{ pool *pgxpool.Pool }
 
 func (s eventStore) EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error) {
 	return pgstore.EventsByID(ctx, s.pool, q)
+}
+
+// tokenSecrets are the secrets of keys, which no answer or log may show.
+func tokenSecrets(keys subtoken.Keys) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = string(k.Secret)
+	}
+	return out
+}
+
+func (s eventStore) ObjectByID(ctx context.Context, id string) (pgstore.Object, error) {
+	return pgstore.ObjectByID(ctx, s.pool, id)
+}
+
+func (s eventStore) Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error) {
+	return pgstore.Timeline(ctx, s.pool, id, limit)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func storeEvents(t *testing.T, dbURL string, events ...pgstore.Event) {

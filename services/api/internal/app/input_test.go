@@ -44,6 +44,7 @@ func TestInputRules(t *testing.T) {
 		{"long metadata value", "charge", `{"token":"tok_visa","amount":100,"metadata":{"k":"` + strings.Repeat("é", 501) + `"}}`, nil, 400, "metadata", "over 500 characters"},
 		{"metadata value at the limit", "charge", `{"token":"tok_visa","amount":100,"metadata":{"` + strings.Repeat("k", 40) + `":"` + strings.Repeat("v", 500) + `"}}`, nil, 200, "", ""},
 		{"bracket in metadata key", "charge", `{"token":"tok_visa","amount":100,"metadata":{"a[b]":"v"}}`, nil, 400, "metadata", "square brackets"},
+		{"number as description", "payment-intents", `{"amount":100,"description":5}`, nil, 400, "description", "must be a JSON string"},
 		{"number in metadata", "charge", `{"token":"tok_visa","amount":100,"metadata":{"n":1}}`, nil, 400, "metadata", "values must be JSON strings"},
 		{"unknown field", "charge", `{"token":"tok_visa","amount":100,"customer":"cus_1"}`, nil, 400, "customer", "is not a known field"},
 		{"token on payment intents", "payment-intents", `{"amount":100,"token":"tok_visa"}`, nil, 400, "token", "is not a known field"},

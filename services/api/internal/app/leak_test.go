@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // TestSecretKeyNeverLeaks runs every error path of the api, some against a

@@ -14,13 +14,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/subtoken"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/api/internal/config"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // secretKey is recognisable, so a test can search for it (and for its
@@ -31,6 +31,7 @@ const (
 	tokenSecret = "subscription-token-secret-for-tests"
 	apiKey      = "key-one-Xq7RmT2vLp9sWd4K"
 	apiKey2     = "key-two-Hn3JcF8bZk6YgQ1M"
+	adminKey    = "admin-key-Pw4NcV7tRz2XbL9Q"
 )
 
 // stripeMockURL is stripe-mock over HTTP, one per test binary.
@@ -67,6 +68,7 @@ func testConfig(t *testing.T, stripeBase string) config.Config {
 		StripeAPIBase:           stripeBase,
 		StripeTimeout:           5 * time.Second,
 		APIKeys:                 []string{apiKey, apiKey2},
+		AdminAPIKeys:            []string{adminKey},
 		EventsRequireToken:      true,
 		SubscriptionTokenSecret: tokenSecret,
 		SubscriptionTokenTTL:    time.Hour,
@@ -160,8 +162,11 @@ func (a *api) do(t *testing.T, method, path, body string, header map[string]stri
 	return reply{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
-// withKey is the X-API-Key header of a valid key.
-var withKey = map[string]string{"X-API-Key": apiKey}
+// withKey is the X-API-Key header of a valid key, withAdmin of an admin key.
+var (
+	withKey   = map[string]string{"X-API-Key": apiKey}
+	withAdmin = map[string]string{"X-API-Key": adminKey}
+)
 
 // shapes are the URL shapes (docs/design.md, "HTTP routes") for a route below
 // /Stripe, with the headers that authenticate each.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // scrape reads the ops handler's /metrics of a.

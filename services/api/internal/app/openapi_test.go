@@ -65,7 +65,7 @@ func documented(t *testing.T, doc *openapi3.T) []string {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	ops := documented(t, doc)
-	if len(ops) < 4*3+1 {
+	if len(ops) < 5*3+1 {
 		t.Fatalf("only %d operations documented: %v", len(ops), ops)
 	}
 
@@ -100,7 +100,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func TestAnswersMatchOpenAPI(t *testing.T) {
 	doc := loadOpenAPI(t)
 	cfg := testConfig(t, stripeMockURL)
-	storeEvents(t, cfg.Database.URL, storedEvent("evt_oa", "charge.succeeded", "ch_oa", time.Now()))
+	storeEvents(t, cfg.Database.URL, storedEvent("evt_oa", "charge.succeeded", "ch_oa", time.Now()),
+		stateEvent(t, "evt_oa_pi", "payment_intent.succeeded", "payment_intent", "pi_oa", "succeeded", time.Now(), ""))
 	a := startAPI(t, cfg)
 	doc.Servers = openapi3.Servers{{URL: a.URL}}
 	router, err := legacyrouter.NewRouter(doc)
@@ -119,6 +120,19 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2.5}`, withKey, 400},
 		{"POST", "/Stripe/payment-intents", `{"amount":1}`, nil, 401},
 		{"GET", "/Stripe/events?id=ch_oa", "", withKey, 401},
+		{"POST", "/Stripe/subscription-tokens", `{"id":"ch_oa","token":"` + mintToken("ch_oa") + `"}`, withKey, 200},
+		{"POST", "/api/services/Stripe/subscription-tokens", `{"id":"ch_oa","token":"` + mintToken("ch_other") + `"}`, withKey, 403},
+		{"POST", "/Stripe/charge", `{"token":"tok_visa","amount":2000,"capture":false}`, withKey, 200},
+		{"GET", "/Stripe/transactions/pi_oa?token=" + mintToken("pi_oa"), "", withKey, 200},
+		{"GET", "/x/" + apiKey + "/services/Stripe/transactions/pi_oa?token=" + mintToken("pi_oa"), "", nil, 200},
+		{"GET", "/Stripe/transactions/pi_none?token=" + mintToken("pi_none"), "", withKey, 404},
+		{"POST", "/Stripe/refunds", `{"charge":"ch_oa","amount":500,"reason":"duplicate"}`, withAdmin, 200},
+		{"POST", "/Stripe/refunds", `{"charge":"ch_oa"}`, withKey, 403},
+		{"POST", "/Stripe/refunds", `{"amount":500}`, withAdmin, 400},
+		{"POST", "/Stripe/charges/ch_oa/capture", `{"amount":500}`, withAdmin, 200},
+		{"POST", "/Stripe/charges/ch_oa/cancel", ``, withAdmin, 200},
+		{"POST", "/Stripe/payment-intents/pi_oa/capture", ``, withAdmin, 200},
+		{"POST", "/Stripe/payment-intents/pi_oa/cancel", `{"reason":"abandoned"}`, withAdmin, 200},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := a.do(t, c.method, c.path, c.body, c.header)

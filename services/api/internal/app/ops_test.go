@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // The public port answers a bare /healthz and no ops route; the ops

@@ -2,9 +2,11 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ type stripeStub struct {
 	*httptest.Server
 	mu          sync.Mutex
 	idempotency map[string][]string // description → Idempotency-Key headers seen
+	seen        []url.Values        // every request's form, in order
 }
 
 // stubAnswer is one canned answer of the stub.
@@ -124,18 +127,22 @@ func startStripeStub(t *testing.T) *stripeStub {
 	for _, f := range stripeFailures {
 		answers[f.name] = f.answer
 	}
+	for _, f := range refundFailures {
+		answers[f.name] = f.answer
+	}
 	s := &stripeStub{idempotency: map[string][]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		desc := r.FormValue("description")
+		if desc == "" { // the admin routes' requests have no description
+			desc = r.FormValue("metadata[case]")
+		}
 		s.mu.Lock()
 		s.idempotency[desc] = append(s.idempotency[desc], r.Header.Get("Idempotency-Key"))
+		s.seen = append(s.seen, r.Form)
 		s.mu.Unlock()
 		a, ok := answers[desc]
 		if !ok { // a success, shaped as Stripe's
-			a = stubAnswer{status: 200, body: `{"id":"ch_stub_1","object":"charge","amount":100,"currency":"usd","status":"succeeded"}`}
-			if strings.HasSuffix(r.URL.Path, "/payment_intents") {
-				a.body = `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_payment_method"}`
-			}
+			a = stubAnswer{status: 200, body: stubObject(r)}
 		}
 		select {
 		case <-time.After(a.delay):
@@ -151,6 +158,28 @@ func startStripeStub(t *testing.T) *stripeStub {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// stubObject is the stub's successful answer to r: the object Stripe
+// would answer, in short.
+func stubObject(r *http.Request) string {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/v1/payment_intents"):
+		return `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_payment_method"}`
+	case p == "/v1/refunds":
+		return `{"id":"re_stub_1","object":"refund","amount":100,"charge":"ch_stub_1","status":"succeeded"}`
+	case r.Method == http.MethodGet && strings.HasPrefix(p, "/v1/charges/"):
+		// A charge made with capture false is not captured until it is.
+		id := strings.TrimPrefix(p, "/v1/charges/")
+		return `{"id":"` + id + `","object":"charge","amount":100,"currency":"usd","status":"succeeded","captured":` + fmt.Sprint(!strings.Contains(id, "uncaptured")) + `}`
+	}
+	return `{"id":"ch_stub_1","object":"charge","amount":100,"currency":"usd","status":"succeeded","captured":true}`
+}
+
+func (s *stripeStub) forms() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.seen...)
 }
 
 func (s *stripeStub) keys(desc string) []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
 	"github.com/stripeline/stripeline/pkg/secret"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
@@ -45,7 +46,12 @@ type Config struct {
 	// APIKeys are the keys clients present in X-API-Key or the Backendless
 	// path. Required unless AuthDisabled says, explicitly, to serve without;
 	// each passes secret.Check (at least secret.MinAPIKey characters).
-	APIKeys      []string `env:"API_KEYS" help:"comma-separated keys clients send in X-API-Key; required unless API_AUTH_DISABLED=true"`
+	APIKeys []string `env:"API_KEYS" help:"comma-separated keys clients send in X-API-Key; required unless API_AUTH_DISABLED=true"`
+	// AdminAPIKeys are the shop servers' keys for the routes that move
+	// money back or settle an authorization (refunds, capture, cancel).
+	// They are taken from X-API-Key only, never a URL; a client key there
+	// gets 403. Empty: those routes refuse every request.
+	AdminAPIKeys []string `env:"ADMIN_API_KEYS, default=" help:"comma-separated server keys for refunds, capture and cancel, sent in X-API-Key only (a client key gets 403); empty turns those routes off"`
 	AuthDisabled bool     `env:"API_AUTH_DISABLED, default=false" help:"true serves without API keys (local use only)"`
 	// CORSOrigins are the browser origins allowed to call the api; "*" is any.
 	CORSOrigins []string `env:"API_CORS_ORIGINS" help:"comma-separated browser origins allowed to call the api; * is any"`
@@ -53,9 +59,19 @@ type Config struct {
 	// for the subscription token of the transaction it reads.
 	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events asks, besides the API key, for the subscription token of the transaction it reads"`
 
+	// Demo serves the demo checkout page (/demo/, services/api/internal/demo):
+	// for trying the loop on one's own machine, off in production.
+	Demo bool `env:"API_DEMO, default=false" help:"true serves the demo checkout page at /demo (make run turns it on); off in production"`
+	// DemoNotifierURL is the notifier's websocket as the demo page's browser
+	// reaches it; the notifier must allow the api's origin
+	// (NOTIFIER_ALLOWED_ORIGINS).
+	DemoNotifierURL string `env:"API_DEMO_NOTIFIER_URL, default=ws://127.0.0.1:8082/ws" help:"the notifier's websocket URL the demo page connects to (ws:// or wss://); only with API_DEMO=true"`
+
 	// SubscriptionTokenSecret signs subscription tokens, which the notifier
-	// verifies with the same value: at least secret.MinTokenSecret characters.
-	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET" help:"signs the subscription tokens the notifier verifies (the same value there); required"`
+	// verifies with the same value: one secret, or key-id:secret pairs of
+	// which the first signs and all verify (subtoken.ParseKeys), each at
+	// least secret.MinTokenSecret characters.
+	SubscriptionTokenSecret string        `env:"SUBSCRIPTION_TOKEN_SECRET" help:"signs the subscription tokens the notifier verifies (the same value there): one secret, or comma-separated keyid:secret pairs, the first signs and all verify; required"`
 	SubscriptionTokenTTL    time.Duration `env:"SUBSCRIPTION_TOKEN_TTL, default=1h" help:"how long a subscription token stays valid"`
 
 	// The HTTP server's limits (pkg/httpserver.Limits; the defaults are
@@ -130,8 +146,27 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := secret.Check("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret); err != nil {
+	for i, k := range c.AdminAPIKeys {
+		switch {
+		case strings.TrimSpace(k) == "":
+			errs = append(errs, errors.New("ADMIN_API_KEYS has an empty key (a stray comma?)"))
+		case k == c.StripeSecretKey:
+			errs = append(errs, errors.New("ADMIN_API_KEYS holds the Stripe secret key; admin keys must differ from it"))
+		case slices.Contains(c.APIKeys, k):
+			errs = append(errs, errors.New("ADMIN_API_KEYS and API_KEYS share a key: client keys ship inside apps, an admin key must not"))
+		default:
+			if err := secret.Check(fmt.Sprintf("ADMIN_API_KEYS (key %d)", i+1), k, secret.MinAPIKey); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := subtoken.CheckSetting("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret); err != nil {
 		errs = append(errs, fmt.Errorf("%w; the notifier verifies the tokens with the same value", err))
+	}
+	if c.Demo {
+		if u, err := url.Parse(c.DemoNotifierURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("API_DEMO_NOTIFIER_URL: %q is not a ws:// or wss:// URL", c.DemoNotifierURL))
+		}
 	}
 	if c.SubscriptionTokenTTL <= 0 {
 		errs = append(errs, errors.New("SUBSCRIPTION_TOKEN_TTL must be positive"))
@@ -179,4 +214,10 @@ func (c Config) Currencies() []string {
 		out = append(out, strings.ToLower(strings.TrimSpace(cur)))
 	}
 	return out
+}
+
+// TokenKeys is SUBSCRIPTION_TOKEN_SECRET parsed (Validate has checked it).
+func (c Config) TokenKeys() subtoken.Keys {
+	k, _ := subtoken.ParseKeys(c.SubscriptionTokenSecret)
+	return k
 }

@@ -58,6 +58,9 @@ func TestValidate(t *testing.T) {
 		{"negative key rate", func(c *Config) { c.RatePerKey = -1 }, "API_RATE_PER_KEY_RPS must be 0 (off) or a positive"},
 		{"address rate without burst", func(c *Config) { c.RatePerAddr, c.RatePerAddrBurst = 2, 0 }, "API_RATE_PER_ADDRESS_BURST must be at least 1"},
 		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", " 192.0.2.1", "fd00::/8"} }, ""},
+		{"demo", func(c *Config) { c.Demo, c.DemoNotifierURL = true, "wss://ws.shop.example/ws" }, ""},
+		{"demo with an http notifier URL", func(c *Config) { c.Demo, c.DemoNotifierURL = true, "http://127.0.0.1:8082/ws" }, `API_DEMO_NOTIFIER_URL: "http://127.0.0.1:8082/ws" is not a ws://`},
+		{"no demo, its URL unchecked", func(c *Config) { c.DemoNotifierURL = "" }, ""},
 		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, `API_TRUSTED_PROXIES: "10.0.0.0/33"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,10 +1,10 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
+
+	"github.com/stripeline/stripeline/pkg/clientaddr"
 )
 
 // validateRateLimits checks API_RATE_PER_* and API_TRUSTED_PROXIES.
@@ -25,7 +25,7 @@ func (c Config) validateRateLimits() []error {
 			errs = append(errs, fmt.Errorf("%s must be at least 1 when %s is on", l.burstName, l.name))
 		}
 	}
-	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+	if _, err := clientaddr.ParsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("API_TRUSTED_PROXIES: %w", err))
 	}
 	return errs
@@ -34,27 +34,6 @@ func (c Config) validateRateLimits() []error {
 // TrustedProxyPrefixes is API_TRUSTED_PROXIES parsed (Validate has checked
 // it; an entry that does not parse is left out).
 func (c Config) TrustedProxyPrefixes() []netip.Prefix {
-	p, _ := parsePrefixes(c.TrustedProxies)
+	p, _ := clientaddr.ParsePrefixes(c.TrustedProxies)
 	return p
-}
-
-// parsePrefixes reads CIDRs and bare addresses (a /32 or /128).
-func parsePrefixes(in []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	var errs []error
-	for _, s := range in {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-		} else if a, err := netip.ParseAddr(s); err == nil {
-			a = a.Unmap()
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-		} else {
-			errs = append(errs, fmt.Errorf("%q is neither a CIDR nor an address", s))
-		}
-	}
-	return out, errors.Join(errs...)
 }

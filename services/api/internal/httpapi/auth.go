@@ -62,3 +62,29 @@ func (h *Handler) authenticated(next http.HandlerFunc) http.HandlerFunc {
 		next(w, r)
 	}
 }
+
+// adminOnly lets through a request whose X-API-Key is an admin key. A
+// client key gets 403: it is a valid credential, for other routes. The key
+// is never taken from the URL, where proxies and browsers record it.
+func (h *Handler) adminOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-API-Key")
+		var err error
+		switch {
+		case key == "":
+			err = authError{"missing_api_key", "an admin API key is required in the X-API-Key header"}
+		case h.admins.valid(key):
+		case h.keys.valid(key):
+			err = forbiddenError{"admin_key_required", "this route takes an admin key (ADMIN_API_KEYS), not a client API key"}
+		case len(h.admins) == 0:
+			err = forbiddenError{"admin_keys_not_set", "this route is off: the server has no ADMIN_API_KEYS"}
+		default:
+			err = authError{"invalid_api_key", "the API key is not valid"}
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		next(w, r)
+	}
+}

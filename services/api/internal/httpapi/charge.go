@@ -7,38 +7,27 @@ import (
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
-// paymentBody is what both payment routes take; each route's body has these
-// fields and its own. (Not embedded: encoding/json would name a field
-// "paymentBody.metadata" in its errors.)
+// paymentBody is what both payment routes take; each route's body embeds it
+// beside its own fields. (encoding/json names an embedded field
+// "paymentBody.metadata" in its errors; decode says "metadata".)
 type paymentBody struct {
-	Amount      json.RawMessage
-	Currency    string
-	Description string
-	Metadata    map[string]string
-}
-
-type chargeBody struct {
 	Amount      json.RawMessage   `json:"amount"`
 	Currency    string            `json:"currency"`
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata"`
-	Token       string            `json:"token"`
+	Capture     *bool             `json:"capture"`
 }
 
-func (b *chargeBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
+func (b *paymentBody) common() paymentBody { return *b }
+
+type chargeBody struct {
+	paymentBody
+	Token string `json:"token"`
 }
 
 type paymentIntentBody struct {
-	Amount        json.RawMessage   `json:"amount"`
-	Currency      string            `json:"currency"`
-	Description   string            `json:"description"`
-	Metadata      map[string]string `json:"metadata"`
-	PaymentMethod string            `json:"payment_method"`
-}
-
-func (b *paymentIntentBody) common() paymentBody {
-	return paymentBody{b.Amount, b.Currency, b.Description, b.Metadata}
+	paymentBody
+	PaymentMethod string `json:"payment_method"`
 }
 
 func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +76,8 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 		return p, err
 	}
 	b := body.common()
-	p = payments.Payment{Description: b.Description, Metadata: b.Metadata}
+	// capture false authorizes only: an admin route captures or cancels it.
+	p = payments.Payment{Description: b.Description, Metadata: b.Metadata, Manual: b.Capture != nil && !*b.Capture}
 	if p.Amount, err = amount(b.Amount); err != nil {
 		return p, err
 	}
@@ -102,7 +92,7 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 }
 
 // respond answers with Stripe's object as Stripe sent it, plus the
-// subscribe block.
+// subscribe block of a client's payment.
 func (h *Handler) respond(w http.ResponseWriter, res payments.Result) {
 	out := map[string]json.RawMessage{}
 	if len(res.Object) > 0 {
@@ -110,7 +100,9 @@ func (h *Handler) respond(w http.ResponseWriter, res payments.Result) {
 			out = map[string]json.RawMessage{"id": mustJSON(res.ID)}
 		}
 	}
-	out["subscribe"] = mustJSON(res.Subscribe)
+	if res.Subscribe != nil {
+		out["subscribe"] = mustJSON(res.Subscribe)
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -33,6 +33,11 @@ type authError struct{ Code, Message string }
 
 func (e authError) Error() string { return e.Message }
 
+// forbiddenError is a 403: a valid credential that does not open this route.
+type forbiddenError struct{ Code, Message string }
+
+func (e forbiddenError) Error() string { return e.Message }
+
 // tokenError is a subscription token that does not open the id asked for.
 type tokenError struct{ err error }
 
@@ -89,6 +94,7 @@ func classify(err error) answer {
 		fe fieldError
 		re requestError
 		ae authError
+		fb forbiddenError
 		te tokenError
 		se *stripe.Error
 		ue *payments.UpstreamError
@@ -102,6 +108,10 @@ func classify(err error) answer {
 		return answer{status: re.Status, body: errorBody{Type: "invalid_request", Code: re.Code, Message: re.Message}}
 	case errors.As(err, &ae):
 		return answer{status: http.StatusUnauthorized, body: errorBody{Type: "authentication_error", Code: ae.Code, Message: ae.Message}}
+	case errors.As(err, &fb):
+		return answer{status: http.StatusForbidden, body: errorBody{Type: "permission_error", Code: fb.Code, Message: fb.Message}}
+	case errors.Is(err, payments.ErrCaptured):
+		return answer{status: http.StatusBadRequest, body: errorBody{Type: "invalid_request", Code: "charge_already_captured", Message: err.Error()}}
 	case errors.As(err, &rl):
 		return answer{status: http.StatusTooManyRequests, body: errorBody{Type: "rate_limited", Code: "rate_limited", Message: rl.Error()}, retryAfter: rl.retryAfter()}
 	case errors.As(err, &te):

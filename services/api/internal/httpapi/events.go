@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 const maxEventPage = 100
@@ -111,17 +110,25 @@ func (h *Handler) eventQuery(r *http.Request) (pgstore.EventQuery, error) {
 		}
 		q.OnlyID = !related
 	}
-	if h.cfg.EventsRequireToken {
-		token := r.Header.Get("X-Subscription-Token")
-		if token == "" {
-			token = v.Get("token")
-		}
-		if token == "" {
-			return q, authError{"missing_subscription_token", "the subscription token of this id is required (the subscribe.token of the charge or PaymentIntent answer), in X-Subscription-Token or ?token="}
-		}
-		if err := subtoken.Verify(h.cfg.TokenSecret, token, q.ID, time.Now()); err != nil {
-			return q, tokenError{err}
-		}
+	return q, h.subscriptionToken(r, q.ID)
+}
+
+// subscriptionToken checks, unless EventsRequireToken is off, that the
+// request carries the subscription token of id: API keys ship inside apps,
+// so reading one transaction takes the proof of having made it.
+func (h *Handler) subscriptionToken(r *http.Request, id string) error {
+	if !h.cfg.EventsRequireToken {
+		return nil
 	}
-	return q, nil
+	token := r.Header.Get("X-Subscription-Token")
+	if token == "" {
+		token = r.URL.Query().Get("token")
+	}
+	if token == "" {
+		return authError{"missing_subscription_token", "the subscription token of this id is required (the subscribe.token of the charge or PaymentIntent answer), in X-Subscription-Token or ?token="}
+	}
+	if _, err := h.cfg.TokenKeys.Verify(token, id, time.Now()); err != nil {
+		return tokenError{err}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/payments"
 )
 
@@ -19,23 +20,37 @@ import (
 type Payments interface {
 	Charge(ctx context.Context, req payments.ChargeRequest) (payments.Result, error)
 	CreatePaymentIntent(ctx context.Context, req payments.PaymentIntentRequest) (payments.Result, error)
+	RenewSubscription(id, token string) (payments.Subscribe, error)
+	Refund(ctx context.Context, req payments.RefundRequest) (payments.Result, error)
+	CaptureCharge(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
+	CapturePaymentIntent(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
+	CancelCharge(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
+	CancelPaymentIntent(ctx context.Context, req payments.CancelRequest) (payments.Result, error)
 }
 
-// Events reads the stored Stripe events of one transaction.
+// Events reads the stored Stripe events of one transaction, and the
+// current state of its objects.
 type Events interface {
 	EventsByID(ctx context.Context, q pgstore.EventQuery) (pgstore.EventPage, error)
+	// ObjectByID is pgstore.ErrNotFound for an id with no state.
+	ObjectByID(ctx context.Context, id string) (pgstore.Object, error)
+	Timeline(ctx context.Context, id string, limit int) ([]pgstore.TimelineEntry, bool, error)
 }
 
 // Config is what the routes need besides their ports.
 type Config struct {
 	// APIKeys are the keys a client may present; empty turns the check off.
-	APIKeys        []string
+	APIKeys []string
+	// AdminKeys are the shop servers' keys, the only ones the admin routes
+	// (refunds, capture, cancel) take, in X-API-Key only; empty refuses
+	// every request to those routes.
+	AdminKeys      []string
 	PublishableKey string
 	Currency       string   // the default, lower case
 	Currencies     []string // the allow-list, lower case; includes Currency
-	// TokenSecret verifies subscription tokens on GET /Stripe/events when
+	// TokenKeys verify subscription tokens on GET /Stripe/events when
 	// EventsRequireToken is set.
-	TokenSecret        []byte
+	TokenKeys          subtoken.Keys
 	EventsRequireToken bool
 	// Secrets are values no response or log line may contain, not even in
 	// part (the Stripe secret key).
@@ -56,6 +71,7 @@ type Handler struct {
 	payments Payments
 	events   Events
 	keys     keyring
+	admins   keyring
 	perKey   *limiterSet // nil: no limit
 	perAddr  *limiterSet
 	scrub    scrubber
@@ -67,13 +83,17 @@ type Handler struct {
 // and the Backendless path with the app id and API key in it.
 var prefixes = []string{"", "/api/services", "/{appID}/{apiKey}/services"}
 
-// route is one operation, served under every prefix.
+// route is one operation, served under every prefix unless admin.
 type route struct {
 	method  string
 	path    string // below the prefix
 	public  bool   // no API key needed
 	limited bool   // rate-limited per key and address: it makes a charge
-	serve   func(*Handler, http.ResponseWriter, *http.Request)
+	// admin routes move money back or settle an authorization: they take an
+	// admin key in the header only, and are served only without a prefix,
+	// so that no URL shape carries a key to them (docs/api.md).
+	admin bool
+	serve func(*Handler, http.ResponseWriter, *http.Request)
 }
 
 var routes = []route{
@@ -81,14 +101,26 @@ var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
+	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
+	{method: http.MethodGet, path: "/Stripe/transactions/{id}", serve: (*Handler).transaction},
+	{method: http.MethodPost, path: "/Stripe/refunds", admin: true, serve: (*Handler).refund},
+	{method: http.MethodPost, path: "/Stripe/charges/{id}/capture", admin: true, serve: (*Handler).captureCharge},
+	{method: http.MethodPost, path: "/Stripe/charges/{id}/cancel", admin: true, serve: (*Handler).cancelCharge},
+	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/capture", admin: true, serve: (*Handler).capturePaymentIntent},
+	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/cancel", admin: true, serve: (*Handler).cancelPaymentIntent},
 }
+
+// served reports whether rt is served under prefix.
+func (rt route) served(prefix string) bool { return !rt.admin || prefix == "" }
 
 // Patterns lists every "METHOD /path" pattern New registers.
 func Patterns() []string {
 	var out []string
 	for _, p := range prefixes {
 		for _, rt := range routes {
-			out = append(out, rt.method+" "+p+rt.path)
+			if rt.served(p) {
+				out = append(out, rt.method+" "+p+rt.path)
+			}
 		}
 	}
 	return out
@@ -102,16 +134,22 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 	h := &Handler{
 		metrics: cfg.Metrics,
 		cfg:     cfg, payments: p, events: ev, logger: logger,
-		keys: newKeyring(cfg.APIKeys), scrub: newScrubber(cfg.Secrets),
+		keys: newKeyring(cfg.APIKeys), admins: newKeyring(cfg.AdminKeys), scrub: newScrubber(cfg.Secrets),
 		perKey: newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
 	for _, prefix := range prefixes {
 		for _, rt := range routes {
+			if !rt.served(prefix) {
+				continue
+			}
 			serve := func(w http.ResponseWriter, r *http.Request) { rt.serve(h, w, r) }
 			if rt.limited {
 				serve = h.limited(serve)
 			}
-			if !rt.public {
+			switch {
+			case rt.admin:
+				serve = h.adminOnly(serve)
+			case !rt.public:
 				serve = h.authenticated(serve)
 			}
 			mux.HandleFunc(rt.method+" "+prefix+rt.path, h.metrics.instrumented(serve))

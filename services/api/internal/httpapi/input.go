@@ -112,6 +112,13 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
+// bodyField is the JSON name of a field as the client sent it: without the
+// embedded struct encoding/json puts in front ("paymentBody.metadata").
+func bodyField(field string) string { return strings.TrimPrefix(field, "paymentBody.") }
+
+// errEmptyBody is decode's error for a request without a body.
+var errEmptyBody = requestError{http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object"}
+
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
@@ -121,14 +128,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &tooBig):
 			return requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is over %d bytes", maxBody)}
-		case errors.As(err, &typeErr) && typeErr.Field == "metadata" && typeErr.Type.Kind().String() == "string":
+		case errors.As(err, &typeErr) && bodyField(typeErr.Field) == "metadata" && typeErr.Type.Kind().String() == "string":
 			return fieldError{"metadata", "values must be JSON strings"}
 		case errors.As(err, &typeErr):
-			return fieldError{typeErr.Field, "must be a JSON " + jsonKind(typeErr.Type.Kind().String()) + ", not " + typeErr.Value}
+			return fieldError{bodyField(typeErr.Field), "must be a JSON " + jsonKind(typeErr.Type.Kind().String()) + ", not " + typeErr.Value}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field"}
 		case errors.Is(err, io.EOF):
-			return requestError{http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object"}
+			return errEmptyBody
 		default:
 			return requestError{http.StatusBadRequest, "invalid_json", "request body is not valid JSON: " + err.Error()}
 		}

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"math"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/stripeline/stripeline/pkg/clientaddr"
 )
 
 // RateLimit is a token bucket: Rate requests per second on average, Burst
@@ -143,7 +143,7 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		if h.perAddr != nil {
-			if d := h.perAddr.take(addrKey(clientAddr(r, h.cfg.TrustedProxies)), now); d > 0 {
+			if d := h.perAddr.take(clientaddr.Key(clientaddr.Of(r, h.cfg.TrustedProxies)), now); d > 0 {
 				h.metrics.RateLimited.WithLabelValues(scopeAddr).Inc()
 				h.fail(w, r, rateError{scopeAddr, d})
 				return
@@ -170,66 +170,4 @@ func keyID(r *http.Request) string {
 	}
 	d := sha256.Sum256([]byte(key))
 	return string(d[:])
-}
-
-// clientAddr is the address a request comes from: its direct peer, or, when
-// that peer is a trusted proxy, the rightmost address of X-Forwarded-For
-// that is not a trusted proxy (everything left of it the client wrote
-// itself). An entry that is not an address ends the walk at the last
-// address known good.
-func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer, ok := parseAddr(r.RemoteAddr)
-	if !ok || !isTrusted(peer, trusted) {
-		return peer
-	}
-	var hops []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
-	addr := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseAddr(strings.TrimSpace(hops[i]))
-		if !ok {
-			break
-		}
-		addr = a
-		if !isTrusted(a, trusted) {
-			break
-		}
-	}
-	return addr
-}
-
-// parseAddr reads "ip", "ip:port" or "[ipv6]:port".
-func parseAddr(s string) (netip.Addr, bool) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().WithZone(""), true
-	}
-	return netip.Addr{}, false
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// addrKey is the bucket of an address: IPv4 addresses one by one, IPv6 by
-// /64, the block one subscriber gets (else one host could take a fresh
-// address, and a fresh bucket, for every request).
-func addrKey(a netip.Addr) string {
-	if !a.IsValid() {
-		return "unknown"
-	}
-	if a.Is6() {
-		p, _ := a.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return a.String()
 }

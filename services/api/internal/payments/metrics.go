@@ -14,6 +14,9 @@ import (
 const (
 	CallCharge        = "charge"
 	CallPaymentIntent = "payment_intent"
+	CallRefund        = "refund"
+	CallCapture       = "capture" // of a charge or a PaymentIntent
+	CallCancel        = "cancel"  // of a charge or a PaymentIntent
 
 	OutcomeOK          = "ok"
 	OutcomeCardError   = "card_error"   // declined, or a card Stripe refuses
@@ -24,7 +27,7 @@ const (
 )
 
 var (
-	calls    = []string{CallCharge, CallPaymentIntent}
+	calls    = []string{CallCharge, CallPaymentIntent, CallRefund, CallCapture, CallCancel}
 	outcomes = []string{OutcomeOK, OutcomeCardError, OutcomeStripeError, OutcomeTimeout, OutcomeUnavailable, OutcomeCanceled}
 )
 
@@ -74,7 +77,7 @@ func Outcome(err error) string {
 		return OutcomeOK
 	case errors.As(err, &se) && se.Type == stripe.ErrorTypeCard:
 		return OutcomeCardError
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, ErrCaptured):
 		return OutcomeStripeError
 	case TimedOut(err):
 		return OutcomeTimeout

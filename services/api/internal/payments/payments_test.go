@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stripeline/stripeline/pkg/subtoken"
 )
 
 // STRIPE_TIMEOUT bounds the whole call: stripe-go retries an exchange that
@@ -29,7 +31,7 @@ func TestTimeoutBoundsTheRetry(t *testing.T) {
 	defer stub.Close()
 	const timeout = 300 * time.Millisecond
 	s := New(Config{SecretKey: "sk_test_0123456789abcdefABCDEFGH", APIBase: stub.URL, Currency: "usd",
-		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), TokenTTL: time.Hour, HTTPTimeout: timeout})
+		TokenKeys: subtoken.Keys{{Secret: []byte("0123456789abcdef0123456789abcdef")}}, TokenTTL: time.Hour, HTTPTimeout: timeout})
 
 	for name, call := range map[string]func() error{
 		"charge": func() error {

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
@@ -28,7 +29,7 @@ func TestStripeCallIsATraceOfItsOwn(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tr := tracing.WithExporter(exp, "api")
 	s := New(Config{SecretKey: "sk_test_0123456789abcdefABCDEFGH", APIBase: stub.URL, Currency: "usd",
-		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), TokenTTL: time.Hour,
+		TokenKeys: subtoken.Keys{{Secret: []byte("0123456789abcdef0123456789abcdef")}}, TokenTTL: time.Hour,
 		Tracer: tr.Tracer("api"), Transport: tr.Transport(nil)})
 
 	// Even inside a caller's span, the call starts a trace of its own.

@@ -22,7 +22,10 @@ import (
 
 func main() {
 	service.Main[config.Config](help, func(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-		return app.Main(ctx, cfg, os.Args[1:], logOut)
+		if len(os.Args) > 1 {
+			return app.Command(ctx, cfg, os.Args[1:], logOut)
+		}
+		return app.Run(ctx, cfg, logOut)
 	})
 }
 

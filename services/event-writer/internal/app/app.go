@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -46,21 +47,20 @@ const usage = `usage:
 // Usage is the commands' usage, for -h.
 func Usage() string { return usage }
 
-// Main runs the subcommand in args: none (consume), "migrate", "replay" or
-// "redrive".
-func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "event-writer", logOut)
+// Command runs the one-shot command in args ("migrate", "replay",
+// "redrive") and exits; with no args it is Run.
+func Command(ctx context.Context, cfg config.Config, args []string, logOut io.Writer) error {
+	if len(args) == 0 {
+		return Run(ctx, cfg, logOut)
+	}
+	logger, err := service.Logger(cfg, cfg.Log, "event-writer", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
-	cmd := ""
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
+	cmd, args := args[0], args[1:]
 	var replayCfg replay.Config
 	switch cmd {
-	case "", "migrate":
+	case "migrate":
 		if len(args) > 0 {
 			return fmt.Errorf("unexpected arguments %q\n%s", args, usage)
 		}
@@ -83,44 +83,26 @@ func Main(ctx context.Context, cfg config.Config, args []string, logOut io.Write
 		return err
 	}
 	defer pool.Close()
-	var n int
-	migrate := func(ctx context.Context) (err error) {
-		n, err = pgstore.Migrate(ctx, pool)
-		return err
-	}
-	if cmd == "" {
-		// The service waits for its database; a one-shot command fails.
-		err = service.WaitFor(ctx, logger, "database", migrate)
-	} else {
-		err = migrate(ctx)
-	}
+	n, err := pgstore.Migrate(ctx, pool)
 	if err != nil {
-		if cmd == "" && ctx.Err() != nil {
-			return nil // stopped while waiting for the database
-		}
 		return fmt.Errorf("migrate: %w", err)
 	}
 	logger.Info("migrations applied", "count", n)
-
-	switch cmd {
-	case "migrate":
+	if cmd == "migrate" {
 		return nil
-	case "replay":
-		// A one-shot command serves no /metrics: the writer counts on a
-		// registry of its own.
-		w := writer.New(writerConfig(cfg, nil), poolStore{pool}, logger)
-		wctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go w.Run(wctx)
-		st, err := replay.Run(ctx, replayCfg, w, logger)
-		if err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		logger.Info("replay done", "events", st.Events, "poison_skipped", st.Poison, "duration", st.Duration.Round(1e6).String())
-		return nil
-	default:
-		return Run(ctx, cfg, pool, logger)
 	}
+	// A one-shot command serves no /metrics: the writer counts on a
+	// registry of its own.
+	w := writer.New(writerConfig(cfg, nil), poolStore{pool}, logger)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.Run(wctx)
+	st, err := replay.Run(ctx, replayCfg, w, logger)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	logger.Info("replay done", "events", st.Events, "poison_skipped", st.Poison, "duration", st.Duration.Round(1e6).String())
+	return nil
 }
 
 func replayFlags(cfg config.Config, args []string, out io.Writer) (replay.Config, error) {
@@ -199,25 +181,88 @@ func (s poolStore) InsertEvents(ctx context.Context, events []pgstore.Event) (pg
 	return pgstore.InsertEvents(ctx, s.pool, events)
 }
 
-// Run consumes the events topic into the table and serves the ops endpoints
-// until ctx ends. The database must be migrated.
+// Run is the service: it consumes the events topic into the table and
+// serves the ops endpoints until ctx ends. The ops listener opens first and
+// answers /readyz 503 while the writer waits for its database (and applies
+// the migrations) and its broker, each wait logged once and retried.
 //
 // A watermill Router runs the writer's handler on the messages of a
 // watermill-kafka Subscriber of the consumer group: one message in flight
 // per partition, acked (its offset committed) once its row is.
-func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) error {
-	wlog := logging.Watermill(logger)
-	// Started before its broker, the writer waits for one.
-	if err := service.WaitFor(ctx, logger, "kafka", func(ctx context.Context) error {
-		return kafka.Reachable(ctx, cfg.Kafka.Brokers)
-	}); err != nil {
-		return nil // ctx ended while waiting: a clean stop
+func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	logger, err := service.Logger(cfg, cfg.Log, "event-writer", logOut)
+	if err != nil {
+		return err
 	}
+	pool, err := pgxpool.New(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 	tr, err := tracing.New(ctx, cfg.Tracing, "event-writer")
 	if err != nil {
 		return err
 	}
 	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
+	reg := httpserver.NewRegistry()
+	m, err := metrics.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	wc := writerConfig(cfg, m)
+	wc.Tracer = tr.Tracer("event-writer")
+	w := writer.New(wc, poolStore{pool}, logger)
+
+	g, gctx := errgroup.WithContext(ctx)
+	// EVENT_WRITER_ADDR is the ops listener (the writer has no product
+	// routes). Readiness dials the brokers every readyInterval in the
+	// background, not once per /readyz; "consumer" holds until the Router runs.
+	var consuming atomic.Bool
+	ops := httpserver.OpsHandler(map[string]httpserver.Check{
+		"database": pool.Ping,
+		"writes":   w.Ready,
+		"consumer": func(context.Context) error {
+			if !consuming.Load() {
+				return errors.New("not consuming yet")
+			}
+			return nil
+		},
+		"kafka": httpserver.Polled(gctx, readyInterval, readyTimeout, func(ctx context.Context) error {
+			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+		}),
+	}, reg, logger)
+	g.Go(func() error {
+		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
+	})
+	g.Go(func() error {
+		if err := service.WaitFor(gctx, logger, "database", func(ctx context.Context) error {
+			n, err := pgstore.Migrate(ctx, pool)
+			if err == nil {
+				logger.Info("migrations applied", "count", n)
+			}
+			return err
+		}); err != nil {
+			return nil // ctx ended while waiting: a clean stop
+		}
+		if err := service.WaitFor(gctx, logger, "kafka", func(ctx context.Context) error {
+			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
+		}); err != nil {
+			return nil
+		}
+		return consume(gctx, cfg, tr, w, m, reg, pool, logger, func() { consuming.Store(true) })
+	})
+	err = g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// consume runs the writer's Router, its lag poller, retention and minute
+// summary until ctx ends, and calls running once the Router runs. The
+// database is migrated and the broker answered.
+func consume(ctx context.Context, cfg config.Config, tr *tracing.Tracing, w *writer.Writer, m *metrics.Metrics, reg prometheus.Gatherer, pool *pgxpool.Pool, logger *slog.Logger, running func()) error {
+	wlog := logging.Watermill(logger)
 	poison, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer", Tracing: tr.Provider()}, wlog)
 	if err != nil {
 		return fmt.Errorf("poison publisher: %w", err)
@@ -242,30 +287,19 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return err
 	}
-	reg := httpserver.NewRegistry()
-	m, err := metrics.NewMetrics(reg)
-	if err != nil {
-		return err
-	}
-	wc := writerConfig(cfg, m)
-	wc.Tracer = tr.Tracer("event-writer")
-	w := writer.New(wc, poolStore{pool}, logger)
 	w.Route(router, cfg.Kafka.Topic, sub, pq, retryConfig(cfg))
 
 	g, gctx := errgroup.WithContext(ctx)
-	// EVENT_WRITER_ADDR is the ops listener (the writer has no product
-	// routes). Readiness dials the brokers every readyInterval in the
-	// background, not once per /readyz.
-	ops := httpserver.OpsHandler(map[string]httpserver.Check{
-		"database": pool.Ping,
-		"writes":   w.Ready,
-		"kafka": httpserver.Polled(gctx, readyInterval, readyTimeout, func(ctx context.Context) error {
-			return kafka.Reachable(ctx, cfg.Kafka.Brokers)
-		}),
-	}, reg, logger)
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopWriter()
 	go w.Run(wctx) // outlives the router, which waits for its handlers
+	go func() {
+		select {
+		case <-router.Running():
+			running()
+		case <-gctx.Done():
+		}
+	}()
 	g.Go(func() error {
 		err := router.Run(gctx)
 		if err == nil && ctx.Err() == nil {
@@ -279,9 +313,6 @@ func Run(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		summary.Run(gctx, logger, reg, summaryEvery, "event_writer_rows_inserted_total", "event_writer_rows_raw_total",
 			"event_writer_duplicates_skipped_total", "event_writer_poison_total", "event_writer_write_errors_total")
 		return nil
-	})
-	g.Go(func() error {
-		return httpserver.Serve(gctx, cfg.Addr, ops, cfg.Limits(), cfg.ShutdownGrace, logger.With("listener", "ops"))
 	})
 	return g.Wait()
 }

@@ -13,15 +13,15 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/loadgen"
-	"github.com/stripeline/stripeline/pkg/tcpproxy"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/ewtest"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/loadgen"
+	"github.com/stripeline/stripeline/tools/tcpproxy"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 func TestWritesEveryEventOnceAndCommitsAfter(t *testing.T) {
@@ -193,7 +193,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	runReplay := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := Main(ctx, cfg, append([]string{"replay"}, args...), &out); err != nil {
+		if err := Command(ctx, cfg, append([]string{"replay"}, args...), &out); err != nil {
 			t.Fatalf("replay %v: %v\n%s", args, err, out.String())
 		}
 		return out.String()
@@ -249,7 +249,7 @@ func TestReplayRestoresTheTable(t *testing.T) {
 	}
 
 	var bad bytes.Buffer
-	if err := Main(ctx, cfg, []string{"replay", "--from", "yesterday"}, &bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+	if err := Command(ctx, cfg, []string{"replay", "--from", "yesterday"}, &bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
 		t.Fatalf("replay --from yesterday: err = %v, want a usage error", err)
 	}
 }
@@ -295,7 +295,7 @@ func TestUnstorableGoesAsideAloneAndRedriveSendsItBack(t *testing.T) {
 	redrive := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := Main(ctx, cfg, append([]string{"redrive"}, args...), &out); err != nil {
+		if err := Command(ctx, cfg, append([]string{"redrive"}, args...), &out); err != nil {
 			t.Fatalf("redrive %v: %v\n%s", args, err, out.String())
 		}
 		return out.String()
@@ -319,7 +319,7 @@ func TestUnstorableGoesAsideAloneAndRedriveSendsItBack(t *testing.T) {
 			t.Errorf("sent back with poison header %s=%q", h, v)
 		}
 	}
-	if err := Main(ctx, cfg, []string{"redrive", "--reason", "typo"}, io.Discard); err == nil {
+	if err := Command(ctx, cfg, []string{"redrive", "--reason", "typo"}, io.Discard); err == nil {
 		t.Error("redrive --reason typo: no error")
 	}
 }
@@ -346,11 +346,11 @@ func TestStartsBeforeItsDependencies(t *testing.T) {
 	var logs testenv.Buffer
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- Main(runCtx, cfg, nil, &logs) }()
+	go func() { done <- Run(runCtx, cfg, &logs) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("Main: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	}()
 	waiting := func(dep string) func() error {
@@ -362,10 +362,12 @@ func TestStartsBeforeItsDependencies(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 30*time.Second, waiting("database"))
+	// The ops listener is open while the writer waits, and says not ready.
+	testenv.Eventually(t, 30*time.Second, func() error { return notReady(cfg) })
 	proxy.Restore()
 	testenv.Eventually(t, 30*time.Second, waiting("kafka"))
-	if readyz(cfg) == nil {
-		t.Fatal("ready while no broker answers")
+	if err := notReady(cfg); err != nil {
+		t.Fatalf("while no broker answers: %v", err)
 	}
 	b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: brokerAddr})
 	if err != nil {
@@ -375,7 +377,7 @@ func TestStartsBeforeItsDependencies(t *testing.T) {
 	testenv.Eventually(t, 60*time.Second, func() error { return readyz(cfg) })
 	select {
 	case err := <-done:
-		t.Fatalf("Main returned while its dependencies came: %v", err)
+		t.Fatalf("Run returned while its dependencies came: %v", err)
 	default:
 	}
 }

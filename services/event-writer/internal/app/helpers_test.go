@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // testConfig is a writer on its own topic, group and database.
@@ -39,6 +39,14 @@ func testConfig(t *testing.T) config.Config {
 	}
 }
 
+// logWriter is where a writer run by a test logs: stderr with -v.
+func logWriter(t *testing.T) io.Writer {
+	if testing.Verbose() {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -50,10 +58,9 @@ func testLogger(t *testing.T) *slog.Logger {
 // fails the test if it stops with an error.
 func startWriter(t *testing.T, cfg config.Config) {
 	t.Helper()
-	pool := testenv.Pool(t, cfg.Database.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- Run(ctx, cfg, pool, testLogger(t)) }()
+	go func() { errc <- Run(ctx, cfg, logWriter(t)) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -66,6 +73,19 @@ func startWriter(t *testing.T, cfg config.Config) {
 		}
 	})
 	testenv.Eventually(t, 30*time.Second, func() error { return readyz(cfg) })
+}
+
+// notReady is nil when the ops listener answers /readyz with 503.
+func notReady(cfg config.Config) error {
+	resp, err := http.Get("http://" + cfg.Addr + "/readyz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return fmt.Errorf("/readyz: %s, want 503", resp.Status)
+	}
+	return nil
 }
 
 func readyz(cfg config.Config) error {

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/loadgen"
+	"github.com/stripeline/stripeline/tools/loadgen"
 )
 
 // Producer publishes sample events to brokers until the test ends.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 type counter struct {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
-	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/tracing"
 	"github.com/stripeline/stripeline/services/notifier/internal/config"
@@ -40,12 +39,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 
 // RunListener is Run on a listener the caller opened.
 func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "notifier", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "notifier", logOut)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	tr, err := tracing.New(ctx, cfg.Tracing, "notifier")
 	if err != nil {
 		ln.Close()
@@ -61,7 +59,7 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	}
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
-		TokenSecret:      []byte(cfg.SubscriptionTokenSecret),
+		TokenKeys:        cfg.TokenKeys(),
 		AllowedOrigins:   cfg.AllowedOrigins,
 		QueueSize:        cfg.SendQueue,
 		WriteTimeout:     cfg.WriteTimeout,
@@ -69,8 +67,16 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxFrame:         cfg.MaxFrameBytes,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxUnpinned:      cfg.MaxUnpinned,
-		Tracer:           tr.Tracer("notifier"),
-		Metrics:          wsMetrics,
+
+		MaxConnections:           cfg.MaxConnections,
+		MaxConnectionsPerAddress: cfg.MaxConnectionsPerAddress,
+		MaxConnectionsPerID:      cfg.MaxConnectionsPerID,
+		TrustedProxies:           cfg.TrustedProxyPrefixes(),
+		MaxSelectorValues:        cfg.MaxSelectorValues,
+		MaxSelectorNodes:         cfg.MaxSelectorNodes,
+		MaxConnectionBytes:       cfg.MaxConnectionBytes,
+		Tracer:                   tr.Tracer("notifier"),
+		Metrics:                  wsMetrics,
 	}, h, logger)
 	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window, Tracing: tr.Provider()}, h, logger)
 	if _, err := NewMetrics(reg, h, wss); err != nil {

@@ -15,6 +15,9 @@ type Metrics struct {
 	SubscriptionsUnpinned prometheus.GaugeFunc
 	WindowEvents          prometheus.GaugeFunc
 	WindowBytes           prometheus.GaugeFunc
+	// Refused counts, per limit (label limit), the connections closed and
+	// the requests refused by it (ws.Limits).
+	Refused []prometheus.CounterFunc
 }
 
 // NewMetrics registers the gauges of h and s on reg, the notifier's own
@@ -28,9 +31,18 @@ func NewMetrics(reg prometheus.Registerer, h *hub.Hub, s *ws.Server) (*Metrics, 
 		SubscriptionsPinned:   gauge("subscriptions_pinned", "Subscriptions found through the id index.", func() float64 { return float64(h.Stats().Pinned) }),
 		SubscriptionsUnpinned: gauge("subscriptions_unpinned", "Subscriptions evaluated against every event.", func() float64 { return float64(h.Stats().Unpinned) }),
 		WindowEvents:          gauge("window_events", "Events in the recent window.", func() float64 { return float64(h.Stats().WindowEvents) }),
-		WindowBytes:           gauge("window_bytes", "Raw bytes of the events in the recent window.", func() float64 { return float64(h.Stats().WindowBytes) }),
+		WindowBytes:           gauge("window_bytes", "Bytes the recent window holds: bodies, headers, ids and index slots.", func() float64 { return float64(h.Stats().WindowBytes) }),
 	}
-	for _, c := range []prometheus.Collector{m.Connections, m.SubscriptionsPinned, m.SubscriptionsUnpinned, m.WindowEvents, m.WindowBytes} {
+	collectors := []prometheus.Collector{m.Connections, m.SubscriptionsPinned, m.SubscriptionsUnpinned, m.WindowEvents, m.WindowBytes}
+	for _, l := range ws.Limits {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "notifier", Name: "refused_total", ConstLabels: prometheus.Labels{"limit": l.String()},
+			Help: "Connections closed and requests refused by a limit on what one client may hold.",
+		}, func() float64 { return float64(s.Refused(l)) })
+		m.Refused = append(m.Refused, c)
+		collectors = append(collectors, c)
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,12 +4,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/clientaddr"
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
-	"github.com/stripeline/stripeline/pkg/secret"
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
@@ -28,9 +30,10 @@ type Config struct {
 	// that it may follow the transaction. Off only for seed-style clients.
 	RequireToken bool `env:"NOTIFIER_REQUIRE_TOKEN, default=true" help:"every subscription must carry a subscription token from the api; false only for seed-style clients"`
 	// SubscriptionTokenSecret verifies the tokens; the api signs them with
-	// the same value. With RequireToken, at least secret.MinTokenSecret
-	// characters and no placeholder (secret.Check).
-	SubscriptionTokenSecret string `env:"SUBSCRIPTION_TOKEN_SECRET" help:"verifies subscription tokens (the api signs them with the same value); required with NOTIFIER_REQUIRE_TOKEN"`
+	// the same value: one secret, or keyid:secret pairs, all of which verify
+	// (subtoken.ParseKeys). With RequireToken, each at least
+	// secret.MinTokenSecret characters and no placeholder (secret.Check).
+	SubscriptionTokenSecret string `env:"SUBSCRIPTION_TOKEN_SECRET" help:"verifies subscription tokens (the api signs them with the same value): one secret, or comma-separated keyid:secret pairs, all of which verify; required with NOTIFIER_REQUIRE_TOKEN"`
 	// AllowedOrigins are the browser origins allowed to connect; "*" is any,
 	// empty is the notifier's own host only.
 	AllowedOrigins []string `env:"NOTIFIER_ALLOWED_ORIGINS" help:"comma-separated browser origins allowed to connect; * is any, empty is the notifier's own host only"`
@@ -49,6 +52,17 @@ type Config struct {
 	MaxSubscriptions int           `env:"NOTIFIER_MAX_SUBSCRIPTIONS, default=100" help:"the most transactions one connection may follow"`
 	MaxUnpinned      int           `env:"NOTIFIER_MAX_UNPINNED, default=10" help:"the most subscriptions per connection without a transaction pinned by a token"`
 
+	// Limits on what one client can hold (docs/notifier.md, "Limits"). The
+	// total of connections is NOTIFIER_HTTP_MAX_CONNECTIONS, below.
+	MaxConnectionsPerAddress int `env:"NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS, default=256" help:"the most websockets from one client address (IPv6: one /64); 0 is no limit"`
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// (pkg/clientaddr, as the api's API_TRUSTED_PROXIES).
+	TrustedProxies      []string `env:"NOTIFIER_TRUSTED_PROXIES, default=" help:"comma-separated CIDRs or addresses of the proxies in front whose X-Forwarded-For is believed; empty: the TCP peer is the client"`
+	MaxConnectionsPerID int      `env:"NOTIFIER_MAX_CONNECTIONS_PER_ID, default=8" help:"the most websockets subscribed to one transaction id; 0 is no limit"`
+	MaxSelectorValues   int      `env:"NOTIFIER_MAX_SELECTOR_VALUES, default=100" help:"the most values in one selector, all its IN lists together"`
+	MaxSelectorNodes    int      `env:"NOTIFIER_MAX_SELECTOR_NODES, default=64" help:"the most conditions, ANDs, ORs and NOTs in one selector"`
+	MaxConnectionBytes  int64    `env:"NOTIFIER_MAX_CONNECTION_BYTES, default=262144" help:"the most bytes one connection holds: its queued frames, subscriptions and selectors"`
+
 	// The HTTP server's limits (pkg/httpserver.Limits), under NOTIFIER_HTTP_
 	// because NOTIFIER_WRITE_TIMEOUT is the websocket's. The timeouts bound
 	// the upgrade request and /healthz (the ops port has its own,
@@ -62,15 +76,17 @@ type Config struct {
 	// HTTPIdleTimeout bounds a kept-alive connection's wait for its next
 	// request (not a websocket's: NOTIFIER_PING_INTERVAL keeps those).
 	HTTPIdleTimeout time.Duration `env:"NOTIFIER_HTTP_IDLE_TIMEOUT, default=2m" help:"bounds a kept-alive connection's wait for its next request"`
-	// MaxConnections bounds the connections served at once, websockets
-	// included: each subscribed client holds one for as long as it stays
-	// (make bench holds 10,000), so far more than DefaultLimits' 4,096. It
-	// was 65,536, more file descriptors than a process may open here (the
-	// limit is 20,000, `ulimit -n`): past the limit accept fails and
-	// net/http retries in a loop, and the Kafka client cannot dial a
-	// broker. 17,000 keeps 3,000 descriptors for the rest. Where the limit
-	// is higher, raise both.
-	MaxConnections int `env:"NOTIFIER_HTTP_MAX_CONNECTIONS, default=17000" help:"the most connections served at once, websockets included; keep it below the process's file descriptor limit"`
+	// MaxConnections bounds the websockets served at once: each subscribed
+	// client holds one for as long as it stays (make bench holds 10,000), so
+	// far more than DefaultLimits' 4,096. The websocket past it is refused
+	// with close 1013 (ws.Server); the listener accepts RefusalMargin more
+	// connections than that, so such refusals and /healthz are answered,
+	// and holds the next in the kernel's queue. It was 65,536, more file
+	// descriptors than a process may open here (the limit is 20,000,
+	// `ulimit -n`): past the limit accept fails and net/http retries in a
+	// loop, and the Kafka client cannot dial a broker. 17,000 keeps about
+	// 3,000 descriptors for the rest. Where the limit is higher, raise both.
+	MaxConnections int `env:"NOTIFIER_HTTP_MAX_CONNECTIONS, default=17000" help:"the most websockets served at once (the next is closed with 1013); keep it below the process's file descriptor limit"`
 
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=10s" help:"how long a stopping service (SIGINT, SIGTERM) may take to finish the work in flight before it exits"`
 }
@@ -79,7 +95,7 @@ type Config struct {
 func (c Config) Validate() error {
 	errs := []error{c.Kafka.Validate()}
 	if c.RequireToken {
-		if err := secret.Check("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret, secret.MinTokenSecret); err != nil {
+		if err := subtoken.CheckSetting("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret); err != nil {
 			errs = append(errs, fmt.Errorf("%w; the api signs the tokens with the same value (NOTIFIER_REQUIRE_TOKEN=false serves without tokens)", err))
 		}
 	}
@@ -89,8 +105,17 @@ func (c Config) Validate() error {
 	if c.SendQueue < 1 || c.MaxSubscriptions < 1 || c.MaxUnpinned < 0 || c.MaxFrameBytes < 256 {
 		errs = append(errs, errors.New("NOTIFIER_SEND_QUEUE and NOTIFIER_MAX_SUBSCRIPTIONS must be at least 1, NOTIFIER_MAX_UNPINNED at least 0, NOTIFIER_MAX_FRAME_BYTES at least 256"))
 	}
+	if c.MaxConnectionsPerAddress < 0 || c.MaxConnectionsPerID < 0 || c.MaxSelectorValues < 1 || c.MaxSelectorNodes < 1 || c.MaxConnectionBytes < minConnectionBytes {
+		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS and NOTIFIER_MAX_CONNECTIONS_PER_ID must be at least 0 (no limit), NOTIFIER_MAX_SELECTOR_VALUES and NOTIFIER_MAX_SELECTOR_NODES at least 1, NOTIFIER_MAX_CONNECTION_BYTES at least %d", minConnectionBytes))
+	}
+	if _, err := clientaddr.ParsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("NOTIFIER_TRUSTED_PROXIES: %w", err))
+	}
 	if c.WriteTimeout <= 0 || c.PingInterval <= 0 {
 		errs = append(errs, errors.New("NOTIFIER_WRITE_TIMEOUT and NOTIFIER_PING_INTERVAL must be positive"))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, errors.New("NOTIFIER_HTTP_MAX_CONNECTIONS must be positive"))
 	}
 	errs = append(errs, c.Limits().Validate("NOTIFIER_HTTP_"))
 	if c.OpsAddr != "" && c.OpsAddr == c.Addr {
@@ -99,8 +124,32 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// minConnectionBytes is the least NOTIFIER_MAX_CONNECTION_BYTES: a
+// subscription and a few events must fit.
+const minConnectionBytes = 16 << 10
+
+// RefusalMargin is how many connections the listener takes past
+// MaxConnections: room to upgrade and refuse a websocket with a close code
+// (a client past the listener's limit would wait, unanswered) and to answer
+// /healthz.
+const RefusalMargin = 64
+
 // Limits are the HTTP server's limits from the settings; the header's read
 // timeout is DefaultLimits', or HTTPReadTimeout when that is shorter.
 func (c Config) Limits() httpserver.Limits {
-	return httpserver.LimitsOf(c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout, c.MaxConnections)
+	return httpserver.LimitsOf(c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout, c.MaxConnections+RefusalMargin)
+}
+
+// TokenKeys is SUBSCRIPTION_TOKEN_SECRET parsed (Validate has checked it
+// when tokens are required).
+func (c Config) TokenKeys() subtoken.Keys {
+	k, _ := subtoken.ParseKeys(c.SubscriptionTokenSecret)
+	return k
+}
+
+// TrustedProxyPrefixes is NOTIFIER_TRUSTED_PROXIES parsed (Validate has
+// checked it).
+func (c Config) TrustedProxyPrefixes() []netip.Prefix {
+	p, _ := clientaddr.ParsePrefixes(c.TrustedProxies)
+	return p
 }

@@ -26,7 +26,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	l := c.Limits()
 	if l.ReadHeaderTimeout != 10*time.Second || l.ReadTimeout != 30*time.Second || l.WriteTimeout != time.Minute ||
-		l.IdleTimeout != 2*time.Minute || l.MaxConns != 17000 || l.MaxHeaderBytes != 16<<10 {
+		l.IdleTimeout != 2*time.Minute || l.MaxConns != 17000+RefusalMargin || l.MaxHeaderBytes != 16<<10 {
 		t.Errorf("limits %+v", l)
 	}
 }
@@ -36,14 +36,18 @@ func TestLoadRefuses(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no token secret":       {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": ""}, "SUBSCRIPTION_TOKEN_SECRET is required"},
-		"old placeholder":       {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": "placeholder-change-me-32-characters"}, "SUBSCRIPTION_TOKEN_SECRET is a placeholder"},
-		"16 characters":         {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": "0123456789abcdef"}, "SUBSCRIPTION_TOKEN_SECRET is too short"},
-		"no read timeout":       {map[string]string{"NOTIFIER_HTTP_READ_TIMEOUT": "0s"}, "NOTIFIER_HTTP_READ_TIMEOUT must be positive"},
-		"negative write":        {map[string]string{"NOTIFIER_HTTP_WRITE_TIMEOUT": "-1s"}, "NOTIFIER_HTTP_WRITE_TIMEOUT must be positive"},
-		"no idle timeout":       {map[string]string{"NOTIFIER_HTTP_IDLE_TIMEOUT": "0s"}, "NOTIFIER_HTTP_IDLE_TIMEOUT must be positive"},
-		"no connections":        {map[string]string{"NOTIFIER_HTTP_MAX_CONNECTIONS": "0"}, "NOTIFIER_HTTP_MAX_CONNECTIONS must be positive"},
-		"websocket write of 0s": {map[string]string{"NOTIFIER_WRITE_TIMEOUT": "0s"}, "NOTIFIER_WRITE_TIMEOUT"},
+		"no token secret":        {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": ""}, "SUBSCRIPTION_TOKEN_SECRET is required"},
+		"old placeholder":        {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": "placeholder-change-me-32-characters"}, "SUBSCRIPTION_TOKEN_SECRET is a placeholder"},
+		"16 characters":          {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": "0123456789abcdef"}, "SUBSCRIPTION_TOKEN_SECRET is too short"},
+		"no read timeout":        {map[string]string{"NOTIFIER_HTTP_READ_TIMEOUT": "0s"}, "NOTIFIER_HTTP_READ_TIMEOUT must be positive"},
+		"negative write":         {map[string]string{"NOTIFIER_HTTP_WRITE_TIMEOUT": "-1s"}, "NOTIFIER_HTTP_WRITE_TIMEOUT must be positive"},
+		"no idle timeout":        {map[string]string{"NOTIFIER_HTTP_IDLE_TIMEOUT": "0s"}, "NOTIFIER_HTTP_IDLE_TIMEOUT must be positive"},
+		"no connections":         {map[string]string{"NOTIFIER_HTTP_MAX_CONNECTIONS": "0"}, "NOTIFIER_HTTP_MAX_CONNECTIONS must be positive"},
+		"websocket write of 0s":  {map[string]string{"NOTIFIER_WRITE_TIMEOUT": "0s"}, "NOTIFIER_WRITE_TIMEOUT"},
+		"a rolled key too short": {map[string]string{"SUBSCRIPTION_TOKEN_SECRET": "new:" + tokenSecret + ",old:0123456789abcdef"}, "SUBSCRIPTION_TOKEN_SECRET (key old) is too short"},
+		"a proxy by name":        {map[string]string{"NOTIFIER_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, "NOTIFIER_TRUSTED_PROXIES"},
+		"negative per address":   {map[string]string{"NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS": "-1"}, "NOTIFIER_MAX_CONNECTIONS_PER_ADDRESS"},
+		"tiny connection bytes":  {map[string]string{"NOTIFIER_MAX_CONNECTION_BYTES": "1000"}, "NOTIFIER_MAX_CONNECTION_BYTES"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("SUBSCRIPTION_TOKEN_SECRET", tokenSecret)

@@ -19,8 +19,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/selector"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/notifier/internal/hub"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 type recorder struct {

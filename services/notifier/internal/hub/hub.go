@@ -3,12 +3,19 @@
 // event costs the same whatever the number of subscribers for other ids; the
 // few that do not pin an id are evaluated against every event. The hub also
 // keeps the recent window, so a subscriber first gets the events it missed.
+//
+// The index and the window's per-id lists are split into shards by id, each
+// with a lock of its own: delivering an event takes the locks of its ids'
+// shards only, so it never waits for subscribes and unsubscribes on ids of
+// other shards (shard.go).
 package hub
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -27,13 +34,14 @@ type Event struct {
 	At          time.Time         // when the broker took it: its place in the window
 	Trace       trace.SpanContext // the trace it came with; invalid without one
 
-	seq uint64 // order of arrival in the hub
+	seq  uint64 // order of arrival in the hub
+	size int64  // what the window counts for it (footprint)
 }
 
 // NewEvent builds an Event from a parsed envelope, its headers and raw body.
 func NewEvent(env stripeevent.Envelope, headers map[string]string, raw []byte, at time.Time) *Event {
 	hj, _ := json.Marshal(headers) // a map of strings always encodes
-	return &Event{
+	ev := &Event{
 		Envelope:    env,
 		Headers:     headers,
 		HeadersJSON: hj,
@@ -47,11 +55,32 @@ func NewEvent(env stripeevent.Envelope, headers map[string]string, raw []byte, a
 			Livemode:   env.Livemode,
 		},
 	}
+	ev.size = ev.footprint()
+	return ev
 }
 
-// Sink receives the events of a subscription. The hub calls Deliver with its
-// lock held, which is what keeps replayed and live events in order without
-// a gap: Deliver must only queue, never block on a client.
+// eventOverhead is what an Event costs besides its strings: the struct, its
+// headers map and slices, and its slots in the window's lists and maps.
+const eventOverhead = 512
+
+// footprint is what the window holds for ev: the body, the headers twice
+// (the map and their JSON), the envelope's strings and, for every id, a
+// key in the shard's per-id lists.
+func (ev *Event) footprint() int64 {
+	n := eventOverhead + len(ev.Raw) + len(ev.HeadersJSON) + len(ev.ID) + len(ev.Type) + len(ev.ObjectType)
+	for k, v := range ev.Headers {
+		n += len(k) + len(v) + 32
+	}
+	for _, id := range ev.Fields.IDs {
+		n += 2*len(id) + 48
+	}
+	return int64(n)
+}
+
+// Sink receives the events of a subscription. The hub calls Deliver with the
+// locks of the subscription's shards held, which is what keeps replayed and
+// live events in order without a gap: Deliver must only queue, never block
+// on a client.
 type Sink interface {
 	Deliver(sub *Subscription, ev *Event)
 }
@@ -63,7 +92,11 @@ type Subscription struct {
 	Selector selector.Expr // nil matches every event
 	Sink     Sink
 
-	pinned []string // the ids an event must carry, from the selector; nil: every event is evaluated
+	pinned []string // the ids an event must carry, without repeats; nil: every event is evaluated
+	shards []int    // the shards of pinned, ascending, without repeats
+	// pos[i] is the subscription's index in its shard's list for pinned[i]
+	// while it is subscribed (Unsubscribe in O(1)); nil when it is not.
+	pos []int
 }
 
 func (s *Subscription) match(ev *Event) bool {
@@ -73,6 +106,10 @@ func (s *Subscription) match(ev *Event) bool {
 // Pinned reports whether s is found through the id index.
 func (s *Subscription) Pinned() bool { return s.pinned != nil }
 
+// PinnedIDs are the ids every event s can match carries; nil when s is
+// evaluated against every event.
+func (s *Subscription) PinnedIDs() []string { return s.pinned }
+
 // NewSubscription builds a subscription, working out from its selector
 // whether the id index can find it.
 func NewSubscription(id, channel string, sel selector.Expr, sink Sink) *Subscription {
@@ -80,89 +117,129 @@ func NewSubscription(id, channel string, sel selector.Expr, sink Sink) *Subscrip
 	if sel != nil {
 		if ids, ok := selector.PinnedIDs(sel); ok {
 			s.pinned = ids // selectors are immutable: no copy per subscription
+			if hasRepeats(ids) {
+				s.pinned = slices.Compact(slices.Sorted(slices.Values(ids)))
+			}
+			s.shards = shardsOf(s.pinned)
 		}
 	}
 	return s
 }
 
+func hasRepeats(ids []string) bool {
+	for i, id := range ids {
+		if slices.Contains(ids[:i], id) {
+			return true
+		}
+	}
+	return false
+}
+
 // Config is the hub's settings.
 type Config struct {
 	Window         time.Duration // how far back a new subscriber's events are replayed
-	WindowMaxBytes int64         // bound on the raw bytes the window holds
+	WindowMaxBytes int64         // bound on what the window holds (Event.footprint)
 }
 
 // Hub holds every live subscription of this instance and the recent window.
+//
+// Locks, always taken in this order: winMu (publishers only), then the
+// shards' locks in ascending order; unpinnedMu on its own.
 type Hub struct {
-	mu sync.Mutex
-	// byID holds, for each pinned id, its subscriptions: usually one or two,
-	// so a slice is both smaller and faster than a set.
-	byID     map[string][]*Subscription
-	unpinned map[*Subscription]struct{}
-	pinned   int // subscriptions in byID
-	win      window
-	seq      uint64
-	now      func() time.Time
+	shards [shardCount]shard
+
+	// unpinned are evaluated against every event. Publishing reads them
+	// under the read lock, so publishers do not wait for each other there.
+	unpinnedMu sync.RWMutex
+	unpinned   map[*Subscription]struct{}
+	pinned     atomic.Int64 // subscriptions in the index
+
+	winMu sync.Mutex
+	win   window
+	seq   uint64
+	now   func() time.Time
 }
 
 // New returns an empty hub.
 func New(cfg Config) *Hub {
-	return &Hub{
-		byID:     map[string][]*Subscription{},
+	h := &Hub{
 		unpinned: map[*Subscription]struct{}{},
 		win:      newWindow(cfg.Window, cfg.WindowMaxBytes),
 		now:      time.Now,
 	}
+	for i := range h.shards {
+		h.shards[i].init()
+	}
+	return h
 }
 
 // Subscribe registers s and first hands it the window's events for its ids,
 // in arrival order: every event reaches s once, either from the window or
 // live. Subscriptions that do not pin an id get live events only.
 func (h *Hub) Subscribe(s *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !s.Pinned() {
+		h.unpinnedMu.Lock()
 		h.unpinned[s] = struct{}{}
+		h.unpinnedMu.Unlock()
 		return
 	}
-	h.pinned++
-	for _, id := range s.pinned {
-		h.byID[id] = append(h.byID[id], s)
+	h.lock(s.shards)
+	defer h.unlock(s.shards)
+	s.pos = make([]int, len(s.pinned))
+	for i, id := range s.pinned {
+		sh := h.shardOf(id)
+		s.pos[i] = len(sh.byID[id])
+		sh.byID[id] = append(sh.byID[id], s)
 	}
-	h.win.expire(h.now())
-	for _, ev := range h.win.lookup(s.pinned) {
-		if s.match(ev) {
+	h.pinned.Add(1)
+	// Events past the span are still listed until the next Publish evicts them.
+	cutoff := h.now().Add(-h.win.span)
+	for _, ev := range h.recent(s.pinned) {
+		if !ev.At.Before(cutoff) && s.match(ev) {
 			s.Sink.Deliver(s, ev)
 		}
 	}
 }
 
-// Unsubscribe removes s; once it returns, s gets nothing more.
+// Unsubscribe removes s, in time independent of the number of subscriptions;
+// once it returns, s gets nothing more. Unsubscribing twice is harmless.
 func (h *Hub) Unsubscribe(s *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !s.Pinned() {
+		h.unpinnedMu.Lock()
 		delete(h.unpinned, s)
+		h.unpinnedMu.Unlock()
 		return
 	}
-	removed := false
-	for _, id := range s.pinned {
-		list := h.byID[id]
-		i := slices.Index(list, s)
-		if i < 0 {
-			continue
-		}
-		removed = true
-		list[i] = list[len(list)-1]
-		list[len(list)-1] = nil
-		if list = list[:len(list)-1]; len(list) == 0 {
-			delete(h.byID, id)
-		} else {
-			h.byID[id] = list
+	h.lock(s.shards)
+	defer h.unlock(s.shards)
+	if s.pos == nil {
+		return
+	}
+	for i, id := range s.pinned {
+		h.shardOf(id).remove(id, s, s.pos[i])
+	}
+	s.pos = nil
+	h.pinned.Add(-1)
+}
+
+// recent returns the window's events carrying any of ids, once each, in
+// arrival order. The caller holds the ids' shard locks.
+func (h *Hub) recent(ids []string) []*Event {
+	if len(ids) == 1 {
+		return slices.Clone(h.shardOf(ids[0]).recent[ids[0]])
+	}
+	var out []*Event
+	seen := map[*Event]struct{}{}
+	for _, id := range ids {
+		for _, ev := range h.shardOf(id).recent[id] {
+			if _, dup := seen[ev]; !dup {
+				seen[ev] = struct{}{}
+				out = append(out, ev)
+			}
 		}
 	}
-	if removed {
-		h.pinned--
-	}
+	slices.SortFunc(out, func(a, b *Event) int { return cmp.Compare(a.seq, b.seq) })
+	return out
 }
 
 // Publish adds ev to the window and hands it to every subscription it
@@ -170,16 +247,27 @@ func (h *Hub) Unsubscribe(s *Subscription) {
 // event already in the window (Stripe redelivers) is not delivered again;
 // Publish reports whether ev was new.
 func (h *Hub) Publish(ev *Event) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.win.add(ev, h.now()) {
+	ids := ev.Fields.IDs
+	shards := shardsOf(ids)
+	h.winMu.Lock()
+	if !h.win.add(ev, h.now(), h) {
+		h.winMu.Unlock()
 		return false
 	}
 	h.seq++
 	ev.seq = h.seq
-	ids := ev.Fields.IDs
+	// The shards are locked before the window lock is let go, so events
+	// reach each shard in the order of seq.
+	h.lock(shards)
+	if h.win.keeps() {
+		for _, id := range ids {
+			sh := h.shardOf(id)
+			sh.recent[id] = append(sh.recent[id], ev)
+		}
+	}
+	h.winMu.Unlock()
 	for i, id := range ids {
-		for _, s := range h.byID[id] {
+		for _, s := range h.shardOf(id).byID[id] {
 			// Seen under an earlier id of this event: already handled.
 			if i > 0 && pinsAny(s, ids[:i]) {
 				continue
@@ -189,6 +277,10 @@ func (h *Hub) Publish(ev *Event) bool {
 			}
 		}
 	}
+	h.unlock(shards)
+
+	h.unpinnedMu.RLock()
+	defer h.unpinnedMu.RUnlock()
 	for s := range h.unpinned {
 		if s.match(ev) {
 			s.Sink.Deliver(s, ev)
@@ -212,12 +304,15 @@ func pinsAny(s *Subscription, ids []string) bool {
 type Stats struct {
 	Pinned, Unpinned int // subscriptions
 	WindowEvents     int
-	WindowBytes      int64
+	WindowBytes      int64 // what the window holds, by Event.footprint
 }
 
 // Stats counts what the hub holds.
 func (h *Hub) Stats() Stats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return Stats{Pinned: h.pinned, Unpinned: len(h.unpinned), WindowEvents: h.win.len(), WindowBytes: h.win.bytes}
+	h.unpinnedMu.RLock()
+	unpinned := len(h.unpinned)
+	h.unpinnedMu.RUnlock()
+	h.winMu.Lock()
+	defer h.winMu.Unlock()
+	return Stats{Pinned: int(h.pinned.Load()), Unpinned: unpinned, WindowEvents: h.win.len(), WindowBytes: h.win.bytes}
 }

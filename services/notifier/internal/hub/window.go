@@ -1,61 +1,63 @@
 package hub
 
 import (
-	"cmp"
 	"slices"
 	"time"
 )
 
-// window is the recent events, in arrival order, indexed by every id they
-// carry and by event id. Events leave it oldest first, when older than span
-// or when the window holds more than maxBytes of raw bodies.
+// window is the recent events, in arrival order, and their event ids, for
+// deduplication. Events leave it oldest first, when older than span or when
+// the window holds more than maxBytes (Event.footprint: bodies, headers,
+// ids and index slots, all of what it keeps). The per-id lists that replay
+// reads are in the shards; the window keeps them in step.
 type window struct {
 	span     time.Duration
 	maxBytes int64
 
 	events    []*Event // arrival order; events[head:] are live
 	head      int
-	byID      map[string][]*Event
 	byEventID map[string]struct{}
 	bytes     int64
 }
 
 func newWindow(span time.Duration, maxBytes int64) window {
-	return window{span: span, maxBytes: maxBytes, byID: map[string][]*Event{}, byEventID: map[string]struct{}{}}
+	return window{span: span, maxBytes: maxBytes, byEventID: map[string]struct{}{}}
 }
 
 func (w *window) len() int { return len(w.events) - w.head }
 
-// add appends ev unless its event id is already there.
-func (w *window) add(ev *Event, now time.Time) bool {
+// keeps reports whether the window keeps events at all.
+func (w *window) keeps() bool { return w.span > 0 }
+
+// add appends ev unless its event id is already there, evicting what no
+// longer fits. The caller holds the window's lock; add takes the shard locks
+// of what it evicts. The caller adds ev to the shards' lists.
+func (w *window) add(ev *Event, now time.Time, h *Hub) bool {
 	if _, dup := w.byEventID[ev.ID]; dup {
 		return false
 	}
-	w.expire(now)
-	if w.span <= 0 {
+	w.expire(now, h)
+	if !w.keeps() {
 		return true // no window: nothing kept, nothing deduplicated
 	}
 	w.events = append(w.events, ev)
 	w.byEventID[ev.ID] = struct{}{}
-	for _, id := range ev.Fields.IDs {
-		w.byID[id] = append(w.byID[id], ev)
-	}
-	w.bytes += int64(len(ev.Raw))
-	for w.maxBytes > 0 && w.bytes > w.maxBytes {
-		w.evictOldest()
+	w.bytes += ev.size
+	for w.maxBytes > 0 && w.bytes > w.maxBytes && w.len() > 1 {
+		w.evictOldest(h)
 	}
 	return true
 }
 
 // expire drops the events older than the span.
-func (w *window) expire(now time.Time) {
+func (w *window) expire(now time.Time, h *Hub) {
 	cutoff := now.Add(-w.span)
 	for w.len() > 0 && w.events[w.head].At.Before(cutoff) {
-		w.evictOldest()
+		w.evictOldest(h)
 	}
 }
 
-func (w *window) evictOldest() {
+func (w *window) evictOldest(h *Hub) {
 	ev := w.events[w.head]
 	w.events[w.head] = nil
 	w.head++
@@ -65,37 +67,12 @@ func (w *window) evictOldest() {
 		w.head = 0
 	}
 	delete(w.byEventID, ev.ID)
-	w.bytes -= int64(len(ev.Raw))
+	w.bytes -= ev.size
 	for _, id := range ev.Fields.IDs {
 		// ev is the oldest event of the window, so the first of each of its lists.
-		list := w.byID[id]
-		if len(list) > 0 && list[0] == ev {
-			list[0] = nil
-			list = list[1:]
-		}
-		if len(list) == 0 {
-			delete(w.byID, id)
-		} else {
-			w.byID[id] = list
-		}
+		sh := h.shardOf(id)
+		sh.mu.Lock()
+		sh.forget(id, ev)
+		sh.mu.Unlock()
 	}
-}
-
-// lookup returns the events carrying any of ids, once each, in arrival order.
-func (w *window) lookup(ids []string) []*Event {
-	if len(ids) == 1 {
-		return slices.Clone(w.byID[ids[0]])
-	}
-	var out []*Event
-	seen := map[*Event]struct{}{}
-	for _, id := range ids {
-		for _, ev := range w.byID[id] {
-			if _, dup := seen[ev]; !dup {
-				seen[ev] = struct{}{}
-				out = append(out, ev)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b *Event) int { return cmp.Compare(a.seq, b.seq) })
-	return out
 }

@@ -14,7 +14,7 @@ import (
 // garbage of the handshakes until the next GC: see docs/notifier.md). The
 // heap figure includes the in-process clients' side of each connection; the
 // stack figure is the server's alone (the clients run no goroutine), that is
-// the waiter of each connection (conn.go).
+// the reader of each connection, blocked in gorilla's read path (conn.go).
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 2000
 	f := start(b, Config{RequireToken: false})

@@ -4,13 +4,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the websocket server's counted series; the gauges read from
-// it (connections) are the app's.
+// Metrics are the websocket server's counted series; the gauges and
+// counters read from it (connections, notifier_refused_total, slow clients
+// closed included as limit send_queue) are the app's.
 type Metrics struct {
 	// Deliveries counts message frames written to a client.
 	Deliveries prometheus.Counter
-	// SlowClientCloses counts connections closed with CloseQueueOverflow.
-	SlowClientCloses prometheus.Counter
 	// DeliverySeconds is, per message frame written, the time from the
 	// hub's hand-over to the end of the write: the wait in the client's
 	// queue and the write itself.
@@ -24,10 +23,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "notifier", Name: "deliveries_total",
 			Help: "Message frames (events) written to websocket clients.",
 		}),
-		SlowClientCloses: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "notifier", Name: "slow_client_closes_total",
-			Help: "Connections closed with 4008 because their send queue overflowed (NOTIFIER_SEND_QUEUE).",
-		}),
 		DeliverySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "notifier", Name: "delivery_seconds",
 			Help: "Time from the hub's hand-over of an event to a connection to its frame written: queueing and the write.",
@@ -35,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 19),
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.Deliveries, m.SlowClientCloses, m.DeliverySeconds} {
+	for _, c := range []prometheus.Collector{m.Deliveries, m.DeliverySeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

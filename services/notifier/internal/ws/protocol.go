@@ -25,6 +25,16 @@ type errorFrame struct {
 	Type    string `json:"type"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Subscription is the subscription the error ended (token_expired).
+	Subscription string `json:"subscription,omitempty"`
+}
+
+// refreshedFrame answers a refresh: the subscription lasts until ExpiresAt
+// (RFC 3339; empty when tokens are not required and nothing expires).
+type refreshedFrame struct {
+	Type         string `json:"type"`
+	Subscription string `json:"subscription"`
+	ExpiresAt    string `json:"expires_at,omitempty"`
 }
 
 func (e errorFrame) encode() []byte {
@@ -49,18 +59,18 @@ func parseTarget(f clientFrame) (selector.Expr, *errorFrame) {
 	switch {
 	case f.Channel == Channel:
 		if strings.TrimSpace(f.Selector) == "" {
-			return nil, &errorFrame{"error", "bad_selector", "channel stripe needs a selector, such as id = 'ch_…'"}
+			return nil, &errorFrame{Type: "error", Code: "bad_selector", Message: "channel stripe needs a selector, such as id = 'ch_…'"}
 		}
 		e, err := selector.Parse(f.Selector)
 		if err != nil {
-			return nil, &errorFrame{"error", "bad_selector", err.Error()}
+			return nil, &errorFrame{Type: "error", Code: "bad_selector", Message: err.Error()}
 		}
 		return e, nil
 	case strings.HasPrefix(f.Channel, Channel+"/") && len(f.Channel) > len(Channel)+1:
 		if f.Selector != "" {
-			return nil, &errorFrame{"error", "bad_request", "channel stripe/<id> takes no selector"}
+			return nil, &errorFrame{Type: "error", Code: "bad_request", Message: "channel stripe/<id> takes no selector"}
 		}
 		return &selector.In{Field: selector.FieldID, Values: []string{strings.TrimPrefix(f.Channel, Channel+"/")}}, nil
 	}
-	return nil, &errorFrame{"error", "bad_channel", "channel must be \"stripe\" (with a selector) or \"stripe/<transaction id>\""}
+	return nil, &errorFrame{Type: "error", Code: "bad_channel", Message: "channel must be \"stripe\" (with a selector) or \"stripe/<transaction id>\""}
 }

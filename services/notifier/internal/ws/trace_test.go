@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/pkg/tracing"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // Each delivery of a traced event to a subscription is a span of its

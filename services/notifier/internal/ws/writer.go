@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,6 +33,19 @@ type frame struct {
 	text   string
 	span   trace.Span // the event's delivery span (trace.go); nil without tracing
 	queued int64      // of an event: when the hub handed it over, Unix nanoseconds
+	size   int64      // what it holds until written, counted against NOTIFIER_MAX_CONNECTION_BYTES
+}
+
+// frameOverhead is a queued frame's own cost, and a message frame's JSON
+// around its parts.
+const frameOverhead = 96
+
+func (f *frame) measure() int64 {
+	n := frameOverhead + len(f.raw) + len(f.text)
+	if f.ev != nil {
+		n += len(f.prefix) + len(f.ev.HeadersJSON) + len(f.ev.Raw)
+	}
+	return int64(n)
 }
 
 // Why a queued frame was never written, for its delivery span.
@@ -47,15 +61,19 @@ var (
 type sendQueue struct {
 	mu      sync.Mutex
 	frames  []frame
+	bytes   int64         // what the queued frames hold (frame.size)
 	writing bool          // a writer goroutine is running
 	closing bool          // a close frame is queued or the connection ended: queue nothing more
 	done    chan struct{} // closed once the close frame is written (or failed)
 }
 
-// send queues f and starts the writer if none runs. A queue already full is
-// emptied and replaced by a close frame with CloseQueueOverflow.
+// send queues f and starts the writer if none runs. A queue already full,
+// in frames or in bytes (with the connection's subscriptions), is emptied
+// and replaced by a close frame with CloseQueueOverflow.
 func (c *conn) send(f frame) {
 	q := &c.out
+	f.size = f.measure()
+	cfg := &c.srv.cfg
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
@@ -65,19 +83,25 @@ func (c *conn) send(f frame) {
 	switch {
 	case f.kind == frameClose:
 		q.closing = true
-	case len(q.frames) >= c.srv.cfg.QueueSize:
+	case len(q.frames) >= cfg.QueueSize || q.bytes+f.size+c.held.Load() > cfg.MaxConnectionBytes:
+		reason := "client too slow: send queue over " + strconv.Itoa(cfg.QueueSize) + " frames (NOTIFIER_SEND_QUEUE)"
+		if len(q.frames) < cfg.QueueSize {
+			reason = "client too slow: over " + strconv.FormatInt(cfg.MaxConnectionBytes, 10) + " bytes held (NOTIFIER_MAX_CONNECTION_BYTES)"
+		}
 		dropped(append(q.frames, f), errQueueOverflow)
 		clear(q.frames)
 		q.frames = q.frames[:0]
+		q.bytes = 0
 		q.closing = true
-		f = frame{kind: frameClose, code: CloseQueueOverflow, text: "client too slow: send queue overflow"}
-		c.srv.cfg.Metrics.SlowClientCloses.Inc()
-		c.srv.logger.Warn("websocket client too slow, disconnecting", "queue_size", c.srv.cfg.QueueSize, "remote_addr", c.ws.RemoteAddr().String())
+		f = frame{kind: frameClose, code: CloseQueueOverflow, text: reason}
+		c.srv.refused[LimitSendQueue].Add(1)
+		c.srv.logger.Warn("websocket client too slow, disconnecting", "reason", reason, "remote_addr", c.ws.RemoteAddr().String())
 	}
 	if f.kind == frameClose && q.done == nil {
 		q.done = make(chan struct{})
 	}
 	q.frames = append(q.frames, f)
+	q.bytes += f.size
 	if !q.writing {
 		q.writing = true
 		go c.writeLoop()
@@ -92,6 +116,14 @@ func (q *sendQueue) stop() {
 	dropped(q.frames, errConnClosing)
 	clear(q.frames)
 	q.frames = nil
+	q.bytes = 0
+}
+
+// held is what the queued frames hold.
+func (q *sendQueue) held() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
 }
 
 // closeQueued is closed once the queued close frame is written; nil when
@@ -114,6 +146,7 @@ func (q *sendQueue) pop() (frame, bool) {
 	f := q.frames[0]
 	q.frames[0] = frame{}
 	q.frames = q.frames[1:]
+	q.bytes -= f.size
 	return f, true
 }
 

@@ -28,11 +28,10 @@ const (
 // Run serves webhook-ingest until ctx ends: the webhook routes on
 // WEBHOOK_INGEST_ADDR, the ops endpoints on WEBHOOK_INGEST_OPS_ADDR.
 func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	logger, err := logging.New(cfg.Log, "webhook-ingest", logOut)
+	logger, err := service.Logger(cfg, cfg.Log, "webhook-ingest", logOut)
 	if err != nil {
 		return err
 	}
-	logger.Info("settings", service.Effective(cfg)...)
 	tr, err := tracing.New(ctx, cfg.Tracing, "webhook-ingest")
 	if err != nil {
 		return err

@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
 	"github.com/stripeline/stripeline/services/webhook-ingest/internal/config"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/loadgen"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // TestRunServesWebhooksAndMetrics starts the service as main does and checks
@@ -80,10 +80,8 @@ func TestRunServesWebhooksAndMetrics(t *testing.T) {
 		return nil
 	})
 
-	body, err := os.ReadFile("../../testdata/events/invoice.paid.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shape, _ := loadgen.ShapeNamed("invoice.paid")
+	body := shape.Body
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/services/Stripe/webhooks/handler", bytes.NewReader(body))
 	req.Header.Set("Stripe-Signature", stripeevent.Sign(body, time.Now(), webhookSecret))
 	resp, err := http.DefaultClient.Do(req)

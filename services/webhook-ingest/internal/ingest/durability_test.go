@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripeline/stripeline/pkg/devstack"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
-	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
+	"github.com/stripeline/stripeline/tools/devstack"
+	"github.com/stripeline/stripeline/tools/loadgen"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // delivery is one webhook as the sender saw it.
@@ -53,10 +53,7 @@ func TestBrokerOutageMidStream(t *testing.T) {
 	cfg := defaultConfig(testenv.Topic(t))
 	cfg.PublishTimeout = time.Second
 	s := startService(t, []string{broker.Addr()}, cfg)
-	tpls, err := eventgen.Load(eventsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpls := loadgen.Shapes()
 
 	var (
 		mu         sync.Mutex

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // FuzzHandler posts arbitrary bodies, either correctly signed (sign) or with

@@ -21,8 +21,8 @@ import (
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
-	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
+	"github.com/stripeline/stripeline/tools/loadgen"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 const (
@@ -144,18 +144,13 @@ func (s *service) count(outcome string) int {
 
 func loadEvents(t testing.TB) map[string][]byte {
 	t.Helper()
-	tpls, err := eventgen.Load(eventsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpls := loadgen.Shapes()
 	out := map[string][]byte{}
 	for _, tpl := range tpls {
-		out[strings.TrimSuffix(tpl.Name, ".json")] = tpl.Body
+		out[tpl.Name] = tpl.Body
 	}
 	return out
 }
-
-const eventsDir = "../../testdata/events"
 
 func header(m *sarama.ConsumerMessage, key string) string {
 	for _, h := range m.Headers {
@@ -434,10 +429,7 @@ func TestSlowBrokerTimesOut(t *testing.T) {
 	cfg := defaultConfig(testenv.Topic(t))
 	cfg.PublishTimeout = time.Nanosecond
 	s := startService(t, []string{testenv.Broker(t)}, cfg)
-	tpls, err := eventgen.Load(eventsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpls := loadgen.Shapes()
 	sent, ok200, timedOut := map[string]bool{}, map[string]bool{}, 0
 	for i := range 20 {
 		body, eventID, _ := tpls[i%len(tpls)].Vary(i)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
-	"github.com/stripeline/stripeline/pkg/testenv"
-	"github.com/stripeline/stripeline/services/webhook-ingest/internal/eventgen"
+	"github.com/stripeline/stripeline/tools/loadgen"
+	"github.com/stripeline/stripeline/tools/testenv"
 )
 
 // rawAnswer reads one answer from c within d: its status and, for a JSON
@@ -83,10 +83,7 @@ func TestAnswersWhileSocketsHoldDeclaredBodies(t *testing.T) {
 	// Longer than the test: the sockets are still held when it checks.
 	limits.ReadHeaderTimeout, limits.ReadTimeout = 2*time.Minute, 2*time.Minute
 	s := startServiceWith(t, []string{testenv.Broker(t)}, defaultConfig(testenv.Topic(t)), limits)
-	tpls, err := eventgen.Load(eventsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpls := loadgen.Shapes()
 
 	heapBefore := heapInuse()
 	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nStripe-Signature: %s\r\nContent-Length: %d\r\n\r\n",
