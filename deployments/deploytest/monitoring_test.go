@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/cli"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"sigs.k8s.io/yaml"
 
 	"github.com/stripeline/stripeline/pkg/stripeevent"
 	"github.com/stripeline/stripeline/tools/devstack"
@@ -239,4 +242,58 @@ func sampleNames(f *dto.MetricFamily) []string {
 		return []string{n, n + "_sum", n + "_count"}
 	}
 	return []string{n}
+}
+
+// docker compose --profile monitoring runs a Prometheus with the rules file
+// and a scrape job per service, named as the rules expect, on its ops port.
+func TestComposePrometheusScrapesEveryService(t *testing.T) {
+	all := maps.Clone(composeSecrets)
+	p, err := loadComposeWith(t, all, cli.WithoutEnvironmentResolution, cli.WithProfiles([]string{"monitoring"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := service(t, p, "prometheus")
+	mounts := map[string]string{}
+	for _, v := range prom.Volumes {
+		rel, err := filepath.Rel(repoRoot(t), v.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mounts[v.Target] = filepath.ToSlash(rel)
+	}
+	if mounts["/etc/prometheus/prometheus.yml"] != "deployments/monitoring/prometheus.yml" || mounts["/etc/prometheus/rules.yml"] != "deployments/monitoring/rules.yml" {
+		t.Errorf("prometheus mounts %v, want deployments/monitoring/prometheus.yml and rules.yml", mounts)
+	}
+	var cfg struct {
+		Global        map[string]string `json:"global"`
+		RuleFiles     []string          `json:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName      string `json:"job_name"`
+			DNSSDConfigs []struct {
+				Names []string `json:"names"`
+				Type  string   `json:"type"`
+				Port  int      `json:"port"`
+			} `json:"dns_sd_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.UnmarshalStrict(readMonitoring(t, "prometheus.yml"), &cfg); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
+	}
+	if !slices.Contains(cfg.RuleFiles, "/etc/prometheus/rules.yml") {
+		t.Errorf("prometheus.yml rule_files %v, want the mounted rules.yml", cfg.RuleFiles)
+	}
+	jobs := map[string]int{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, d := range sc.DNSSDConfigs {
+			if slices.Equal(d.Names, []string{sc.JobName}) {
+				jobs[sc.JobName] = d.Port
+			}
+		}
+	}
+	for svc, port := range OpsPorts {
+		service(t, p, svc) // a compose service of that name, which the DNS name finds
+		if jobs[svc] != port {
+			t.Errorf("prometheus.yml: job %s scrapes port %d, want a job %s on %s's ops port %d", svc, jobs[svc], svc, svc, port)
+		}
+	}
 }
