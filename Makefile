@@ -52,11 +52,11 @@ bench:
 	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-bench -out bench \
 	  -database "$(call pg,stripeline_bench)" $(BENCH_FLAGS)
 
-## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails. Sizes are flags, e.g.
+## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails; draws bench/chaos-timeline.svg. Sizes are flags, e.g.
 ## make chaos CHAOS_FLAGS="-seed 1234 -events 50000"
 chaos:
 	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-chaos -data $(DATA)/chaos \
-	  -database "$(call pg,stripeline_chaos)" $(CHAOS_FLAGS)
+	  -database "$(call pg,stripeline_chaos)" -timeline bench/chaos-timeline.svg $(CHAOS_FLAGS)
 
 ## hostile: the hostile-input battery of make test, 25 times the floods (docs/security.md).
 hostile:
