@@ -13,7 +13,7 @@ pg = $$(bash deployments/local/postgres.sh $(DATA) $(1))
 help:
 	@echo "make run    the whole pipeline on this machine (Ctrl-C stops it)"
 	@echo "make test   every test: unit, integration and end-to-end"
-	@echo "make bench  the benchmark report (bench/results.json, bench/latency.svg)"
+	@echo "make bench  the benchmark report (bench/results.json and its figures, bench/*.svg)"
 	@echo "make chaos  the fault suite: kills, restarts, outages under load (docs/chaos.md)"
 
 ## run: broker, stripe-mock, database and the four services, until Ctrl-C.
@@ -46,7 +46,7 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
+## bench: the benchmark report (bench/results.json, latency.svg, throughput.svg, notifier-rss.svg); sizes are flags, e.g.
 ## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
 bench:
 	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-bench -out bench \
