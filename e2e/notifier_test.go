@@ -108,33 +108,7 @@ func TestTokenRefusals(t *testing.T) {
 func TestTwoNotifierInstances(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr, err := devstack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opsAddr, err := devstack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := devstack.Start(devstack.ProcessConfig{
-		Name: "notifier-2",
-		Path: filepath.Join(stack.Config.BinDir, "notifier"),
-		Env:  devstack.OnlyItsSecrets("notifier", append(stack.Env(), "NOTIFIER_ADDR="+addr, "NOTIFIER_OPS_ADDR="+opsAddr)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-second.Done():
-		default:
-			second.Kill()
-		}
-	})
-	if err := devstack.WaitReady(ctx, second, "http://"+opsAddr+"/readyz"); err != nil {
-		t.Fatal(err)
-	}
-
+	second, addr := startNotifier(ctx, t, "notifier-2")
 	// Many transactions, so their events spread over the partitions.
 	type client struct {
 		conn *websocket.Conn
@@ -177,4 +151,37 @@ func TestTwoNotifierInstances(t *testing.T) {
 			t.Fatalf("client of the stopped instance read %v, want close 1001", err)
 		}
 	}
+}
+
+// startNotifier starts another notifier instance of the stack, as a second
+// replica behind the same load balancer, and waits until it is ready.
+func startNotifier(ctx context.Context, t *testing.T, name string) (*devstack.Process, string) {
+	t.Helper()
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsAddr, err := devstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := devstack.Start(devstack.ProcessConfig{
+		Name: name,
+		Path: filepath.Join(stack.Config.BinDir, "notifier"),
+		Env:  devstack.OnlyItsSecrets("notifier", append(stack.Env(), "NOTIFIER_ADDR="+addr, "NOTIFIER_OPS_ADDR="+opsAddr)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.Done():
+		default:
+			p.Kill()
+		}
+	})
+	if err := devstack.WaitReady(ctx, p, "http://"+opsAddr+"/readyz"); err != nil {
+		t.Fatal(err)
+	}
+	return p, addr
 }

@@ -144,16 +144,16 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// readmeRow is a row of the README's settings table: | `NAME` | default | used by | meaning |.
+// readmeRow is a row of the settings table (docs/settings.md): | `NAME` | default | used by | meaning |.
 var readmeRow = regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]*)` \\| ([^|]*) \\|")
 
-// TestReadmeSettings checks README.md's settings table against the source:
+// TestReadmeSettings checks docs/settings.md's table against the source:
 // every setting a service reads has a row, every row is a setting some
 // service reads (or Go's GOGC), and a default written as one `value` is the
 // source's default.
 func TestReadmeSettings(t *testing.T) {
 	root := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
+	raw, err := os.ReadFile(filepath.Join(root, "docs", "settings.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestReadmeSettings(t *testing.T) {
 		for name, st := range s {
 			read[name] = st
 			if _, ok := rows[name]; !ok {
-				t.Errorf("%s reads %s, which README.md's settings table lacks", svc, name)
+				t.Errorf("%s reads %s, which docs/settings.md's table lacks", svc, name)
 			}
 		}
 	}
@@ -182,18 +182,18 @@ func TestReadmeSettings(t *testing.T) {
 		st, ok := read[name]
 		if !ok {
 			if name != "GOGC" {
-				t.Errorf("README.md's settings table has %s, which no service reads", name)
+				t.Errorf("docs/settings.md's table has %s, which no service reads", name)
 			}
 			continue
 		}
 		// One backquoted value: it must be the default.
 		if v, ok := strings.CutPrefix(def, "`"); ok && strings.Count(def, "`") == 2 && strings.HasSuffix(v, "`") {
 			if v = strings.TrimSuffix(v, "`"); !st.HasDefault || v != st.Default {
-				t.Errorf("README.md: %s default %q, the source's is %q", name, v, st.Default)
+				t.Errorf("docs/settings.md: %s default %q, the source's is %q", name, v, st.Default)
 			}
 		}
 		if strings.Contains(def, "required") && st.HasDefault {
-			t.Errorf("README.md: %s is required, the table says, but the source gives it the default %q", name, st.Default)
+			t.Errorf("docs/settings.md: %s is required, the table says, but the source gives it the default %q", name, st.Default)
 		}
 	}
 }

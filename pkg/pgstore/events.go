@@ -55,7 +55,7 @@ type Stored struct {
 // that trying again later may work (the database is away, a deadline ended).
 //
 // The same transaction brings stripe_objects up to date with the group
-// (stripe_objects_apply, migration 0003): newer-wins by the event's created
+// (stripe_objects_apply, migrations 0003 and 0004): newer-wins by the event's created
 // time, the object's lifecycle rank, then the event id, so redelivery and
 // replay never move an object back.
 //

@@ -9,6 +9,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stripe/stripe-go/v76 v76.25.0
+	github.com/stripeline/stripeline/clients/js v0.0.0-00010101000000-000000000000
 	github.com/stripeline/stripeline/pkg v0.0.0-00010101000000-000000000000
 	github.com/stripeline/stripeline/tools v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/otel v1.47.0
@@ -80,3 +81,5 @@ require (
 )
 
 replace github.com/stripeline/stripeline/tools => ../../tools
+
+replace github.com/stripeline/stripeline/clients/js => ../../clients/js

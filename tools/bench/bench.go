@@ -37,16 +37,27 @@ type Config struct {
 	APIDuration    time.Duration
 	APIConcurrency int
 	Partitions     int32
-	Seed           uint64
-	Only           []string // steps to measure (Steps); empty measures every one
-	Progress       io.Writer
+	// The opt-in notifier-scale step: connections over instances notifiers
+	// besides the stack's, opened by clients load generators.
+	ScaleConnections, ScaleInstances, ScaleClients int
+	Seed                                           uint64
+	Only                                           []string // steps to measure (Steps); empty measures every one
+	Progress                                       io.Writer
 }
 
 // Steps are the measurements of a run, in the order they run.
 var Steps = []string{"notifier-memory", "api", "notifier-latency", "ingest", "writer"}
 
+// OptInSteps run only when named in Only: too large for every run.
+var OptInSteps = []string{"notifier-scale"}
+
 // ran says whether the run measures step.
-func (c Config) ran(step string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, step) }
+func (c Config) ran(step string) bool {
+	if slices.Contains(OptInSteps, step) {
+		return slices.Contains(c.Only, step)
+	}
+	return len(c.Only) == 0 || slices.Contains(c.Only, step)
+}
 
 // Results is the machine-readable report (bench/results.json).
 type Results struct {
@@ -56,7 +67,9 @@ type Results struct {
 	Ingest   Ingest    `json:"ingest"`
 	Writer   Writer    `json:"writer"`
 	Notifier Notifier  `json:"notifier"`
-	API      API       `json:"api"`
+	// NotifierScale is the opt-in notifier-scale step's; nil when it did not run.
+	NotifierScale *NotifierScale `json:"notifier_scale,omitempty"`
+	API           API            `json:"api"`
 }
 
 // Machine says where the figures come from.
@@ -81,8 +94,8 @@ func (s stepper) printf(format string, args ...any) {
 // results into cfg.OutDir.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
 	for _, o := range cfg.Only {
-		if !slices.Contains(Steps, o) {
-			return nil, fmt.Errorf("no step %q: the steps are %s", o, strings.Join(Steps, ", "))
+		if !slices.Contains(Steps, o) && !slices.Contains(OptInSteps, o) {
+			return nil, fmt.Errorf("no step %q: the steps are %s", o, strings.Join(slices.Concat(Steps, OptInSteps), ", "))
 		}
 	}
 	log := stepper{w: cfg.Progress, start: time.Now()}
@@ -141,6 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		{"notifier-latency", b.notifierLatency},
 		{"ingest", b.ingest},
 		{"writer", b.writer},
+		{"notifier-scale", b.notifierScale},
 	}
 	for _, s := range steps {
 		if !cfg.ran(s.name) {

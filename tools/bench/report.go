@@ -65,13 +65,19 @@ func Table(w io.Writer, r *Results) {
 	}
 	n := r.Notifier
 	if r.Config.ran("notifier-memory") {
-		fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 8 KiB)\t\t\n", n.Connections, n.PerConnKiB)
+		fmt.Fprintf(tw, "notifier: RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 10 KiB)\t\t\n", n.Connections, n.PerConnKiB)
 	}
 	if r.Config.ran("notifier-latency") {
 		fmt.Fprintf(tw, "notifier: POST→websocket at %.0f ev/s, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
 			r.Config.E2ERate, n.AtRate.Subscribers, n.AtRate.DeliveriesSec, n.AtRate.Delivered, n.AtRate.Send.Accepted, n.AtRate.Missing, lat(n.AtRate.Latency))
 		fmt.Fprintf(tw, "notifier: POST→websocket flat out, %d subscribers\t%.0f deliveries/s (%d/%d, %d missing)\t\t\t%s\n",
 			n.Max.Subscribers, n.Max.DeliveriesSec, n.Max.Delivered, n.Max.Send.Accepted, n.Max.Missing, lat(n.Max.Latency))
+	}
+	if sc := r.NotifierScale; sc != nil {
+		for i, in := range sc.PerInstance {
+			fmt.Fprintf(tw, "notifier-scale: instance %d of %d, RSS per idle subscribed conn, %d conns\t%.1f KiB\t(goal ≤ 10 KiB)\t\t\n", i+1, sc.Instances, in.Connections, in.PerConnKiB)
+		}
+		fmt.Fprintf(tw, "notifier-scale: ramp, %d subscribe round trips from %d clients\t%.1f s\t\t\t\n", sc.Connections, sc.Clients, sc.RampSeconds)
 	}
 	if r.Config.ran("api") {
 		a := r.API

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -354,45 +355,73 @@ func (b *run) notifierMemory(ctx context.Context, r *Results) error {
 	if n.RSSBeforeKiB, err = rssKiB(pid); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "stripeline-load"), "connections",
-		"--ws", "ws://"+b.stack.Config.Addrs["notifier"]+"/ws", "--token-secret", b.stack.Config.SubscriptionTokenSecret,
-		"--n", strconv.Itoa(b.cfg.Connections))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = b.cfg.Progress
 	stopRamp, ramp := make(chan struct{}), make(chan []RampPoint, 1)
 	go func() { ramp <- b.sampleRamp(pid, stopRamp) }()
 	defer func() {
 		close(stopRamp)
 		n.Ramp = <-ramp
 	}()
-	if err := cmd.Start(); err != nil {
+	h, err := b.holdConnections(ctx, "ws://"+b.stack.Config.Addrs["notifier"]+"/ws", b.cfg.Connections, "", b.cfg.Seed)
+	if err != nil {
 		return err
-	}
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() {
-		_ = cmd.Wait()
-		return fmt.Errorf("connections: no ready line")
-	}
-	var ready struct{ Connections int }
-	if err := json.Unmarshal(sc.Bytes(), &ready); err != nil || ready.Connections != b.cfg.Connections {
-		return fmt.Errorf("connections: ready line %q", sc.Text())
 	}
 	time.Sleep(5 * time.Second) // let the heap settle before reading RSS
 	n.RSSAfterKiB, err = rssKiB(pid)
-	stdin.Close()
-	_ = cmd.Wait()
+	h.release()
 	if err != nil {
 		return err
 	}
 	n.PerConnKiB = float64(n.RSSAfterKiB-n.RSSBeforeKiB) / float64(b.cfg.Connections)
 	return nil
+}
+
+// held is a stripeline-load connections process holding its connections.
+type held struct {
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	seconds float64 // how long its subscribe round trips took, all of them
+}
+
+// holdConnections starts a load generator holding n idle subscribed
+// connections to ws, opened from sourceAddr (empty: the system's choice),
+// and returns once they are all subscribed.
+func (b *run) holdConnections(ctx context.Context, ws string, n int, sourceAddr string, seed uint64) (*held, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "stripeline-load"), "connections",
+		"--ws", ws, "--token-secret", b.stack.Config.SubscriptionTokenSecret,
+		"--n", strconv.Itoa(n), "--seed", strconv.FormatUint(seed, 10), "--source-addr", sourceAddr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = b.cfg.Progress
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("connections: no ready line")
+	}
+	var ready struct {
+		Connections int
+		Seconds     float64
+	}
+	if err := json.Unmarshal(sc.Bytes(), &ready); err != nil || ready.Connections != n {
+		stdin.Close()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("connections: ready line %q", sc.Text())
+	}
+	return &held{cmd: cmd, stdin: stdin, seconds: ready.Seconds}, nil
+}
+
+// release closes the connections and waits for the process to end.
+func (h *held) release() {
+	h.stdin.Close()
+	_ = h.cmd.Wait()
 }
 
 func (b *run) notifierLatency(ctx context.Context, r *Results) error {

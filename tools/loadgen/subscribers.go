@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,10 @@ type SubscribersConfig struct {
 	Token func(id string) string
 	// DialConcurrency bounds connections being opened at once.
 	DialConcurrency int
+	// LocalAddr is the address to dial from (empty: the system's choice).
+	// One pair of addresses has some 28k ephemeral ports; every 127.x.y.z
+	// is loopback, so more connections spread over several.
+	LocalAddr string
 	// OnMessage is called for every message frame, from the connection's reader.
 	OnMessage func(id, eventID string, at time.Time)
 }
@@ -37,6 +42,13 @@ func Connect(ctx context.Context, cfg SubscribersConfig) (*Subscribers, error) {
 		cfg.DialConcurrency = 64
 	}
 	dialer := &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
+	if cfg.LocalAddr != "" {
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("local address %q is not an IP address", cfg.LocalAddr)
+		}
+		dialer.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
+	}
 	s := &Subscribers{conns: make([]*websocket.Conn, len(cfg.IDs))}
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	errc := make(chan error, 1)

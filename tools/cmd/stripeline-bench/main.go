@@ -41,7 +41,10 @@ func realMain(ctx context.Context) error {
 	flag.IntVar(&cfg.APIConcurrency, "api-concurrency", 8, "api: concurrent clients")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the generated events")
 	partitions := flag.Int("partitions", 6, "partitions of the events topic (docker-compose.yml's KAFKA_PARTITIONS default)")
-	only := flag.String("only", "", "comma-separated steps to measure, of "+strings.Join(bench.Steps, ", ")+"; empty measures all (use another -out: results.json holds only what ran)")
+	flag.IntVar(&cfg.ScaleConnections, "scale-connections", 100_000, "notifier-scale: idle subscribed connections in all")
+	flag.IntVar(&cfg.ScaleInstances, "scale-instances", 6, "notifier-scale: notifier instances sharing them (at most 17,000 each: 20,000 open files per process)")
+	flag.IntVar(&cfg.ScaleClients, "scale-clients", 6, "notifier-scale: load generator processes, each from a loopback address of its own (127.0.0.2, …)")
+	only := flag.String("only", "", "comma-separated steps to measure, of "+strings.Join(bench.Steps, ", ")+", and the opt-in "+strings.Join(bench.OptInSteps, ", ")+"; empty measures all but the opt-in ones (use another -out: results.json holds only what ran)")
 	cli.Usage(flag.CommandLine, os.Args[1:], "stripeline-bench is make bench: the pipeline's figures, each beside its ceiling measured in the same run.\n\nusage: stripeline-bench [flags]")
 	flag.Parse()
 	if *only != "" {

@@ -20,8 +20,8 @@ import (
 	"github.com/stripeline/stripeline/tools/workspace"
 )
 
-// settingRow is a row of the settings table (README.md; deploytest checks
-// it lists every setting a service reads).
+// settingRow is a row of the settings table (docs/settings.md; deploytest
+// checks it lists every setting a service reads).
 var settingRow = regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]*)` \\|")
 
 // TestRunHonoursEverySetting: whatever make run chooses (addresses,
@@ -32,7 +32,7 @@ func TestRunHonoursEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(root, "docs", "settings.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestRunHonoursEverySetting(t *testing.T) {
 		names = append(names, m[1])
 	}
 	if len(names) < 50 {
-		t.Fatalf("found %d settings in README.md; the table was not found", len(names))
+		t.Fatalf("found %d settings in docs/settings.md; the table was not found", len(names))
 	}
 	for _, n := range names {
 		t.Setenv(n, "user-"+n)

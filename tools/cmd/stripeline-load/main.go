@@ -4,7 +4,7 @@
 //
 //	stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
 //	stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
-//	stripeline-load connections --ws W [--token-secret T] --n N     (holds N idle subscribed connections until stdin closes or SIGTERM)
+//	stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]    (holds N idle subscribed connections until stdin closes or SIGTERM)
 //	stripeline-load charges     --url U [--api-key K] [--direct] [--concurrency N] [--duration D]
 package main
 
@@ -41,7 +41,7 @@ sent and what came back, as one JSON object on stdout (a readable line goes to s
 usage:
   stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
   stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
-  stripeline-load connections --ws W [--token-secret T] --n N   (holds N idle subscribed connections until stdin closes or SIGTERM)
+  stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]   (holds N idle subscribed connections until stdin closes or SIGTERM)
   stripeline-load charges     --url U [--api-key K] [--direct] [--concurrency N] [--duration D]
 
 stripeline-load <command> -h lists the flags.`
@@ -74,6 +74,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		pool        = fs.Int("pool", loadgen.DefaultPool, "distinct events generated before the run, sent in turn (webhooks)")
 		subscribers = fs.Int("subscribers", 1000, "websocket subscribers (e2e)")
 		n           = fs.Int("n", 1000, "connections to hold (connections)")
+		sourceAddr  = fs.String("source-addr", "", "local IP address to open the connections from, such as 127.0.0.2 (connections)")
 		drain       = fs.Duration("drain", 10*time.Second, "how long to wait for the last deliveries (e2e)")
 		apiKey      = fs.String("api-key", "", "X-API-Key for the api, or the secret key with --direct (charges)")
 		direct      = fs.Bool("direct", false, "call a Stripe-compatible API's /v1/charges at --url directly (charges)")
@@ -113,7 +114,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 			res.Subscribers, res.Send, res.Delivered, res.Missing, res.DeliveriesSec, res.Latency.P50, res.Latency.P99)
 		return emit(res)
 	case "connections":
-		return hold(ctx, *ws, *n, *seed, token)
+		return hold(ctx, *ws, *n, *seed, *sourceAddr, token)
 	case "charges":
 		res := loadgen.SendCharges(ctx, loadgen.ChargeConfig{Load: load, URL: *url, Direct: *direct, APIKey: *apiKey})
 		fmt.Fprintln(os.Stderr, "charges:", res)
@@ -125,14 +126,14 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 
 // hold opens n subscribed idle connections, says so on stdout, and keeps them
 // until stdin closes or the process is told to stop.
-func hold(ctx context.Context, ws string, n int, seed uint64, token func(string) string) error {
+func hold(ctx context.Context, ws string, n int, seed uint64, sourceAddr string, token func(string) string) error {
 	g := loadgen.Seeded(seed)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = g.ID("ch_")
 	}
 	start := time.Now()
-	subs, err := loadgen.Connect(ctx, loadgen.SubscribersConfig{URL: ws, IDs: ids, Token: token})
+	subs, err := loadgen.Connect(ctx, loadgen.SubscribersConfig{URL: ws, IDs: ids, Token: token, LocalAddr: sourceAddr})
 	if err != nil {
 		return err
 	}

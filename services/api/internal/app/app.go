@@ -33,6 +33,10 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer pool.Close()
+	// The api serves without its database (charges need none); the wait
+	// only says so in the log, once, and again when it answers. /readyz
+	// reports it meanwhile.
+	go func() { _ = service.WaitFor(ctx, logger, "database", pool.Ping) }()
 	tr, err := tracing.New(ctx, cfg.Tracing, "api")
 	if err != nil {
 		return err

@@ -1,17 +1,20 @@
 package demo
 
 import (
-	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stripeline/stripeline/tools/workspace"
 )
 
-// TestClientLibraryIsCurrent: the page's stripeline.js is the client
-// library of clients/js, byte for byte (go generate copies it).
-func TestClientLibraryIsCurrent(t *testing.T) {
+// TestPageServesTheClientLibrary: the page's stripeline.js is clients/js's
+// src/index.js, byte for byte, as JavaScript, with the page's headers.
+func TestPageServesTheClientLibrary(t *testing.T) {
 	root, err := workspace.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -20,11 +23,23 @@ func TestClientLibraryIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := assets.ReadFile("assets/stripeline.js")
+	mux := http.NewServeMux()
+	Register(mux, Config{NotifierURL: "ws://127.0.0.1:8082/ws"})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/demo/stripeline.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("services/api/internal/demo/assets/stripeline.js differs from clients/js/src/index.js: run go generate ./services/api/internal/demo/")
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(got) != string(want) {
+		t.Fatalf("GET /demo/stripeline.js: %s, %d bytes; want clients/js/src/index.js (%d bytes)", resp.Status, len(got), len(want))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" {
+		t.Error("no Content-Security-Policy")
 	}
 }

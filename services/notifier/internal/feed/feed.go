@@ -50,6 +50,9 @@ const (
 
 // Publisher is where events go: the hub.
 type Publisher interface {
+	// Begin is told the offset each partition is read from: the window's
+	// start, before which a resume cannot be exact.
+	Begin(start map[int32]int64)
 	Publish(ev *hub.Event) bool
 }
 
@@ -146,6 +149,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		return nil
 	}
 	f.next = start
+	f.hub.Begin(start)
 	backoff := minResubscribe
 	for {
 		began := time.Now()
@@ -284,6 +288,7 @@ func HubEvent(ev kafka.Event) *hub.Event {
 	}
 	e := hub.NewEvent(ev.Envelope, ev.Headers, ev.Body, at)
 	e.Trace = ev.Trace
+	e.Partition, e.Offset = ev.Position.Partition, ev.Position.Offset
 	return e
 }
 

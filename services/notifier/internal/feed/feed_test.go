@@ -28,7 +28,9 @@ type recorder struct {
 	got []string
 }
 
-func (r *recorder) Deliver(_ *hub.Subscription, ev *hub.Event) {
+func (r *recorder) Subscribed(*hub.Subscription, hub.Position, bool) {}
+
+func (r *recorder) Deliver(_ *hub.Subscription, ev *hub.Event, _ hub.Position) {
 	r.mu.Lock()
 	r.got = append(r.got, ev.ID)
 	r.mu.Unlock()
@@ -48,6 +50,12 @@ type counter struct {
 
 	mu sync.Mutex
 	n  map[string]int
+}
+
+func (c *counter) Begin(start map[int32]int64) {
+	if c.hub != nil {
+		c.hub.Begin(start)
+	}
 }
 
 func (c *counter) Publish(ev *hub.Event) bool {
@@ -194,8 +202,8 @@ func TestRebuildsWindowBeforeReady(t *testing.T) {
 	}
 	c.once(t, ids...)
 	r := &recorder{}
-	h.Subscribe(hub.NewSubscription("every", "stripe", nil, r)) // not pinned: live events only
-	h.Subscribe(hub.NewSubscription("pi", "stripe", pinned(t, "pi_ch_1"), r))
+	h.Subscribe(hub.NewSubscription("every", "stripe", nil, r), nil) // not pinned: live events only
+	h.Subscribe(hub.NewSubscription("pi", "stripe", pinned(t, "pi_ch_1"), r), nil)
 	want := []string{"evt_01", "evt_04", "evt_07", "evt_10", "evt_13", "evt_16", "evt_19"}
 	if got := r.events(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("replay for pi_ch_1 = %v, want %v", got, want)

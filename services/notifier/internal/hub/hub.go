@@ -33,6 +33,10 @@ type Event struct {
 	Fields      selector.Event    // what selectors look at
 	At          time.Time         // when the broker took it: its place in the window
 	Trace       trace.SpanContext // the trace it came with; invalid without one
+	// Partition and Offset are its place in the topic; Offset is -1 for an
+	// event from elsewhere (tests), which has no position.
+	Partition int32
+	Offset    int64
 
 	seq  uint64 // order of arrival in the hub
 	size int64  // what the window counts for it (footprint)
@@ -47,6 +51,7 @@ func NewEvent(env stripeevent.Envelope, headers map[string]string, raw []byte, a
 		HeadersJSON: hj,
 		Raw:         raw,
 		At:          at,
+		Offset:      -1,
 		Fields: selector.Event{
 			IDs:        env.IDs(),
 			Type:       env.Type,
@@ -77,12 +82,19 @@ func (ev *Event) footprint() int64 {
 	return int64(n)
 }
 
-// Sink receives the events of a subscription. The hub calls Deliver with the
+// Sink receives the events of a subscription. The hub calls it with the
 // locks of the subscription's shards held, which is what keeps replayed and
-// live events in order without a gap: Deliver must only queue, never block
-// on a client.
+// live events in order without a gap: it must only queue, never block on a
+// client.
 type Sink interface {
-	Deliver(sub *Subscription, ev *Event)
+	// Subscribed is called once, before any event: pos is where the
+	// subscription starts (nil for one that pins no id: it gets live events
+	// only), recovered whether the window still held every event after the
+	// position it resumed from (true when it did not resume).
+	Subscribed(sub *Subscription, pos Position, recovered bool)
+	// Deliver hands over an event and the position the subscription has
+	// reached with it (nil for one that pins no id).
+	Deliver(sub *Subscription, ev *Event, pos Position)
 }
 
 // Subscription is one client subscription.
@@ -97,6 +109,27 @@ type Subscription struct {
 	// pos[i] is the subscription's index in its shard's list for pinned[i]
 	// while it is subscribed (Unsubscribe in O(1)); nil when it is not.
 	pos []int
+	// floor is the position it resumed from, when that was ahead of this
+	// instance on some partition: live events up to it were sent already.
+	floor Position
+}
+
+// mark is the position s reaches with an event at pos: pos, never behind
+// the position s resumed from.
+func (s *Subscription) mark(pos Position) Position {
+	if s.floor == nil || pos == nil {
+		return pos
+	}
+	out := make(Position, max(len(pos), len(s.floor)))
+	for i := range out {
+		out[i] = max(pos.at(i), s.floor.at(i))
+	}
+	return out
+}
+
+// sent reports whether ev is at or before the position s resumed from.
+func (s *Subscription) sent(ev *Event) bool {
+	return s.floor != nil && ev.Offset >= 0 && ev.Offset <= s.floor.at(int(ev.Partition))
 }
 
 func (s *Subscription) match(ev *Event) bool {
@@ -158,6 +191,11 @@ type Hub struct {
 	win   window
 	seq   uint64
 	now   func() time.Time
+
+	// read is the offset of the last event handed to the hub, per
+	// partition; held is the last offset before the window's first
+	// complete one (what a resume needs to be exact, Begin and eviction).
+	read, held offsets
 }
 
 // New returns an empty hub.
@@ -176,11 +214,16 @@ func New(cfg Config) *Hub {
 // Subscribe registers s and first hands it the window's events for its ids,
 // in arrival order: every event reaches s once, either from the window or
 // live. Subscriptions that do not pin an id get live events only.
-func (h *Hub) Subscribe(s *Subscription) {
+//
+// from is nil for a new subscription, which gets the whole window. A
+// resuming one gives the position it reached (on any instance) and gets the
+// events after it; it is told whether the window still held all of them.
+func (h *Hub) Subscribe(s *Subscription, from Position) {
 	if !s.Pinned() {
 		h.unpinnedMu.Lock()
+		defer h.unpinnedMu.Unlock()
 		h.unpinned[s] = struct{}{}
-		h.unpinnedMu.Unlock()
+		s.Sink.Subscribed(s, nil, true)
 		return
 	}
 	h.lock(s.shards)
@@ -192,12 +235,72 @@ func (h *Hub) Subscribe(s *Subscription) {
 		sh.byID[id] = append(sh.byID[id], s)
 	}
 	h.pinned.Add(1)
-	// Events past the span are still listed until the next Publish evicts them.
-	cutoff := h.now().Add(-h.win.span)
-	for _, ev := range h.recent(s.pinned) {
-		if !ev.At.Before(cutoff) && s.match(ev) {
-			s.Sink.Deliver(s, ev)
+	h.replay(s, from)
+}
+
+// replay hands s its events from the window, each with the position s
+// reaches with it, after the subscribed call; the caller holds the locks of
+// s's shards. A partition's position moves past an event only once it has
+// been handed over, and reaches this instance's read position once the last
+// replayed event of that partition is.
+func (h *Hub) replay(s *Subscription, from Position) {
+	now := h.read.snapshot(len(from))
+	base := from // what s has: resuming, what it says; new, what the window lacks
+	recovered := true
+	if from == nil {
+		base = h.held.snapshot(len(now))
+	} else {
+		for i := range min(max(len(from), int(h.held.parts.Load())), MaxPartitions) {
+			if from.at(i) < h.held.get(i) {
+				recovered = false // events after from are gone
+			}
+			if from.at(i) > now.at(i) {
+				s.floor = from // ahead of this instance: what comes up to from was sent
+			}
 		}
+	}
+	cutoff := h.now().Add(-h.win.span)
+	var evs []*Event
+	last := map[int32]int{} // the index in evs of each partition's last event
+	for _, ev := range h.recent(s.pinned) {
+		switch {
+		case !s.match(ev):
+		case from == nil && ev.At.Before(cutoff): // expired, not yet evicted
+		case from != nil && ev.Offset >= 0 && ev.Offset <= from.at(int(ev.Partition)):
+		default:
+			if ev.Offset >= 0 {
+				last[ev.Partition] = len(evs)
+			}
+			evs = append(evs, ev)
+		}
+	}
+	cur := make(Position, max(len(now), len(base)))
+	for i := range cur {
+		cur[i] = base.at(i)
+		if _, pending := last[int32(i)]; !pending {
+			cur[i] = max(cur[i], now.at(i))
+		}
+	}
+	s.Sink.Subscribed(s, slices.Clone(cur), recovered)
+	for k, ev := range evs {
+		var pos Position
+		if ev.Offset >= 0 && int(ev.Partition) < len(cur) {
+			cur[ev.Partition] = ev.Offset
+			if last[ev.Partition] == k {
+				cur[ev.Partition] = max(ev.Offset, now.at(int(ev.Partition)))
+			}
+			pos = slices.Clone(cur)
+		}
+		s.Sink.Deliver(s, ev, pos)
+	}
+}
+
+// Begin records where the feed starts reading each partition: the
+// window's first offset. A resume from before it cannot be exact.
+func (h *Hub) Begin(start map[int32]int64) {
+	for p, o := range start {
+		h.held.raise(p, o-1)
+		h.read.raise(p, o-1)
 	}
 }
 
@@ -252,6 +355,9 @@ func (h *Hub) Publish(ev *Event) bool {
 	h.winMu.Lock()
 	if !h.win.add(ev, h.now(), h) {
 		h.winMu.Unlock()
+		if ev.Offset >= 0 {
+			h.read.raise(ev.Partition, ev.Offset)
+		}
 		return false
 	}
 	h.seq++
@@ -266,16 +372,28 @@ func (h *Hub) Publish(ev *Event) bool {
 		}
 	}
 	h.winMu.Unlock()
+	// The position every subscriber reaches with ev: this instance's read
+	// position, and ev's own offset. The read position moves to ev only
+	// after ev is handed to all its subscribers, so a position never covers
+	// an event not yet queued.
+	var pos Position
+	if ev.Offset >= 0 && ev.Partition >= 0 && ev.Partition < MaxPartitions {
+		pos = h.read.snapshot(int(ev.Partition) + 1)
+		pos[ev.Partition] = ev.Offset
+	}
 	for i, id := range ids {
 		for _, s := range h.shardOf(id).byID[id] {
 			// Seen under an earlier id of this event: already handled.
 			if i > 0 && pinsAny(s, ids[:i]) {
 				continue
 			}
-			if s.match(ev) {
-				s.Sink.Deliver(s, ev)
+			if s.match(ev) && !s.sent(ev) {
+				s.Sink.Deliver(s, ev, s.mark(pos))
 			}
 		}
+	}
+	if ev.Offset >= 0 {
+		h.read.raise(ev.Partition, ev.Offset)
 	}
 	h.unlock(shards)
 
@@ -283,7 +401,7 @@ func (h *Hub) Publish(ev *Event) bool {
 	defer h.unpinnedMu.RUnlock()
 	for s := range h.unpinned {
 		if s.match(ev) {
-			s.Sink.Deliver(s, ev)
+			s.Sink.Deliver(s, ev, nil)
 		}
 	}
 	return true

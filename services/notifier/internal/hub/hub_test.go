@@ -16,7 +16,9 @@ type recorder struct {
 	got []string // "<subscription> <event id>"
 }
 
-func (r *recorder) Deliver(s *Subscription, ev *Event) {
+func (r *recorder) Subscribed(*Subscription, Position, bool) {}
+
+func (r *recorder) Deliver(s *Subscription, ev *Event, _ Position) {
 	r.mu.Lock()
 	r.got = append(r.got, s.ID+" "+ev.ID)
 	r.mu.Unlock()
@@ -58,7 +60,7 @@ func TestPublishRoutesOnceBySelector(t *testing.T) {
 		sub(t, "either", "id = 'ch_1' OR type = 'charge.succeeded'", r),  // not pinned, once
 	}
 	for _, s := range subs {
-		h.Subscribe(s)
+		h.Subscribe(s, nil)
 	}
 	if st := h.Stats(); st.Pinned != 5 || st.Unpinned != 3 {
 		t.Fatalf("stats = %+v, want 5 pinned, 3 unpinned", st)
@@ -89,9 +91,9 @@ func TestSubscribeReplaysWindowThenLive(t *testing.T) {
 	h.Publish(event("evt_x", "charge.succeeded", "ch_x"))
 	h.Publish(event("evt_2", "charge.refunded", "ch_1", "pi_1"))
 	r := &recorder{}
-	h.Subscribe(sub(t, "a", "id IN ('pi_1', 'ch_1')", r))
-	h.Subscribe(sub(t, "b", "id = 'ch_1' AND type = 'charge.refunded'", r))
-	h.Subscribe(sub(t, "c", "type = 'charge.succeeded'", r)) // not pinned: live only
+	h.Subscribe(sub(t, "a", "id IN ('pi_1', 'ch_1')", r), nil)
+	h.Subscribe(sub(t, "b", "id = 'ch_1' AND type = 'charge.refunded'", r), nil)
+	h.Subscribe(sub(t, "c", "type = 'charge.succeeded'", r), nil) // not pinned: live only
 	h.Publish(event("evt_3", "charge.updated", "ch_1"))
 	h.Publish(event("evt_1", "charge.succeeded", "ch_1", "pi_1")) // Stripe redelivers
 	want := []string{"a evt_1", "a evt_2", "b evt_2", "a evt_3"}
@@ -109,7 +111,7 @@ func TestWindowExpiresByAgeAndBytes(t *testing.T) {
 	h.Publish(old)
 	h.Publish(event("evt_new", "charge.succeeded", "ch_1"))
 	r := &recorder{}
-	h.Subscribe(sub(t, "a", "id = 'ch_1'", r))
+	h.Subscribe(sub(t, "a", "id = 'ch_1'", r), nil)
 	if got, want := r.take(), []string{"a evt_new"}; !slices.Equal(got, want) {
 		t.Fatalf("replay = %v, want %v", got, want)
 	}
@@ -121,7 +123,7 @@ func TestWindowExpiresByAgeAndBytes(t *testing.T) {
 	if st.WindowBytes > 1000 || st.WindowEvents == 0 {
 		t.Fatalf("window = %+v, want at most 1000 bytes", st)
 	}
-	h.Subscribe(sub(t, "b", "id = 'ch_2'", r))
+	h.Subscribe(sub(t, "b", "id = 'ch_2'", r), nil)
 	got := r.take()
 	if len(got) != st.WindowEvents || got[len(got)-1] != "b evt_099" {
 		t.Fatalf("replay after byte eviction = %v (window %+v), want the newest events", got, st)
@@ -145,7 +147,7 @@ func TestNoGapNoDuplicate(t *testing.T) {
 	for i := range 50 {
 		r := &recorder{}
 		subs = append(subs, r)
-		h.Subscribe(sub(t, fmt.Sprint(i), "id = 'ch_1'", r))
+		h.Subscribe(sub(t, fmt.Sprint(i), "id = 'ch_1'", r), nil)
 	}
 	wg.Wait()
 	for i, r := range subs {
@@ -168,7 +170,7 @@ func BenchmarkPublishPinned(b *testing.B) {
 			r := &recorder{}
 			for i := range n {
 				e, _ := selector.Parse(fmt.Sprintf("id = 'ch_%d'", i))
-				h.Subscribe(NewSubscription("s", "stripe", e, r))
+				h.Subscribe(NewSubscription("s", "stripe", e, r), nil)
 			}
 			evs := make([]*Event, b.N)
 			for i := range evs {

@@ -12,7 +12,9 @@ import (
 // long as the test wants: Deliver signals entered and waits for release.
 type blockingSink struct{ entered, release chan struct{} }
 
-func (b *blockingSink) Deliver(*Subscription, *Event) {
+func (b *blockingSink) Subscribed(*Subscription, Position, bool) {}
+
+func (b *blockingSink) Deliver(*Subscription, *Event, Position) {
 	b.entered <- struct{}{}
 	<-b.release
 }
@@ -29,7 +31,7 @@ func TestPublishDoesNotWaitForOtherIDs(t *testing.T) {
 		other = fmt.Sprint("ch_b", i)
 	}
 	b := &blockingSink{entered: make(chan struct{}), release: make(chan struct{})}
-	go h.Subscribe(sub(t, "stuck", "id = 'ch_a'", b))
+	go h.Subscribe(sub(t, "stuck", "id = 'ch_a'", b), nil)
 	<-b.entered
 	defer close(b.release)
 
@@ -37,7 +39,7 @@ func TestPublishDoesNotWaitForOtherIDs(t *testing.T) {
 	go func() {
 		r := &recorder{}
 		s := sub(t, "free", "id = '"+other+"'", r)
-		h.Subscribe(s)
+		h.Subscribe(s, nil)
 		h.Publish(event("evt_b", "charge.succeeded", other))
 		h.Unsubscribe(s)
 		h.Publish(event("evt_c", "charge.succeeded", other))
@@ -67,7 +69,7 @@ func TestUnsubscribeInAnyOrder(t *testing.T) {
 		}
 		s := sub(t, fmt.Sprint(i), sel, r)
 		subs = append(subs, s)
-		h.Subscribe(s)
+		h.Subscribe(s, nil)
 	}
 	rand.Shuffle(len(subs), func(i, j int) { subs[i], subs[j] = subs[j], subs[i] })
 	for n, s := range subs {

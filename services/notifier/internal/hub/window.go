@@ -68,6 +68,11 @@ func (w *window) evictOldest(h *Hub) {
 	}
 	delete(w.byEventID, ev.ID)
 	w.bytes -= ev.size
+	// Before the shards forget it: a resume that reads held under a shard
+	// lock either finds ev in the lists or knows it is gone.
+	if ev.Offset >= 0 {
+		h.held.raise(ev.Partition, ev.Offset)
+	}
 	for _, id := range ev.Fields.IDs {
 		// ev is the oldest event of the window, so the first of each of its lists.
 		sh := h.shardOf(id)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stripeline/stripeline/pkg/selector"
+	"github.com/stripeline/stripeline/services/notifier/internal/hub"
 )
 
 // clientFrame is every frame a client sends.
@@ -14,11 +15,20 @@ type clientFrame struct {
 	Selector     string `json:"selector"`
 	Token        string `json:"token"`
 	Subscription string `json:"subscription"`
+	// Position is where a resuming subscription's client got to (the
+	// position of the last frame it read); null for a new subscription.
+	Position hub.Position `json:"position"`
 }
 
 type subscribedFrame struct {
 	Type         string `json:"type"`
 	Subscription string `json:"subscription"`
+	// Position is where the subscription starts; absent for one that pins
+	// no id (live events only, no resume).
+	Position hub.Position `json:"position,omitempty"`
+	// Recovered answers a resume: whether the window still held every event
+	// after its position.
+	Recovered *bool `json:"recovered,omitempty"`
 }
 
 type errorFrame struct {

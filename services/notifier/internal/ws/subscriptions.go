@@ -28,11 +28,24 @@ type sink struct {
 	expires   int64
 	scheduled int64
 	at        int
+
+	resuming bool // the client sent a position: answer whether it recovered
+}
+
+// Subscribed implements hub.Sink: the subscribed frame, queued before the
+// window's events.
+func (s *sink) Subscribed(sub *hub.Subscription, pos hub.Position, recovered bool) {
+	f := subscribedFrame{Type: "subscribed", Subscription: sub.ID, Position: pos}
+	if s.resuming {
+		recovered = recovered && pos != nil // one that pins no id is not replayed
+		f.Recovered = &recovered
+	}
+	s.c.sendJSON(f)
 }
 
 // Deliver implements hub.Sink: it only queues.
-func (s *sink) Deliver(sub *hub.Subscription, ev *hub.Event) {
-	s.c.send(frame{prefix: s.prefix, ev: ev, span: s.deliverySpan(sub, ev), queued: time.Now().UnixNano()})
+func (s *sink) Deliver(sub *hub.Subscription, ev *hub.Event, pos hub.Position) {
+	s.c.send(frame{prefix: s.prefix, ev: ev, pos: pos, span: s.deliverySpan(sub, ev), queued: time.Now().UnixNano()})
 }
 
 func (c *conn) subscribe(f clientFrame) {
@@ -46,6 +59,10 @@ func (c *conn) subscribe(f clientFrame) {
 	if size.Values > cfg.MaxSelectorValues || size.Nodes > cfg.MaxSelectorNodes {
 		c.refuse(LimitSelectorSize, "selector_too_large", "selector has "+strconv.Itoa(size.Values)+" values and "+strconv.Itoa(size.Nodes)+
 			" conditions; at most "+strconv.Itoa(cfg.MaxSelectorValues)+" values (NOTIFIER_MAX_SELECTOR_VALUES) and "+strconv.Itoa(cfg.MaxSelectorNodes)+" (NOTIFIER_MAX_SELECTOR_NODES)")
+		return
+	}
+	if len(f.Position) > hub.MaxPartitions || slices.ContainsFunc(f.Position, func(o int64) bool { return o < -1 }) {
+		c.sendError("bad_request", "position must be the position of the last frame read: at most "+strconv.Itoa(hub.MaxPartitions)+" offsets, each -1 or more")
 		return
 	}
 	ids, pinned := selector.PinnedIDs(sel)
@@ -78,7 +95,7 @@ func (c *conn) subscribe(f clientFrame) {
 	if channel == Channel {
 		channel = Channel // one string for every connection, not a copy each
 	}
-	sk := &sink{c: c, prefix: messagePrefix(id, channel), at: -1, expires: expires}
+	sk := &sink{c: c, prefix: messagePrefix(id, channel), at: -1, expires: expires, resuming: f.Position != nil}
 	sk.size = subscriptionOverhead + size.Bytes + int64(len(sk.prefix)+len(channel))
 	if held := c.held.Load() + c.out.held() + sk.size; held > cfg.MaxConnectionBytes {
 		c.refuse(LimitConnectionBytes, "too_many_bytes", "this subscription would make the connection hold "+strconv.FormatInt(held, 10)+
@@ -100,9 +117,9 @@ func (c *conn) subscribe(f clientFrame) {
 	if expires > 0 {
 		c.srv.expiries.add(sk, expires)
 	}
-	// Queued before the hub replays the window into the same queue.
-	c.sendJSON(subscribedFrame{Type: "subscribed", Subscription: s.ID})
-	c.srv.hub.Subscribe(s)
+	// The hub queues the subscribed frame (sink.Subscribed), then replays
+	// the window into the same queue.
+	c.srv.hub.Subscribe(s, f.Position)
 }
 
 // authorize checks token for every id and returns when it expires (unix

@@ -28,6 +28,7 @@ type frame struct {
 	kind   frameKind
 	prefix []byte // of a message frame: see messagePrefix
 	ev     *hub.Event
+	pos    hub.Position // of a message frame: the subscription's position with ev
 	raw    []byte
 	code   int
 	text   string
@@ -43,7 +44,7 @@ const frameOverhead = 96
 func (f *frame) measure() int64 {
 	n := frameOverhead + len(f.raw) + len(f.text)
 	if f.ev != nil {
-		n += len(f.prefix) + len(f.ev.HeadersJSON) + len(f.ev.Raw)
+		n += len(f.prefix) + len(f.ev.HeadersJSON) + len(f.ev.Raw) + 8*len(f.pos)
 	}
 	return int64(n)
 }
@@ -208,7 +209,7 @@ func (c *conn) writeData(f frame) error {
 	if f.ev == nil {
 		_, err = w.Write(f.raw)
 	} else {
-		err = writeMessage(w, f.prefix, f.ev)
+		err = writeMessage(w, f.prefix, f.ev, f.pos)
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -217,13 +218,18 @@ func (c *conn) writeData(f frame) error {
 }
 
 var (
-	headersKey = []byte(`,"headers":`)
-	dataKey    = []byte(`,"data":`)
-	endObject  = []byte(`}`)
+	headersKey  = []byte(`,"headers":`)
+	dataKey     = []byte(`,"data":`)
+	positionKey = []byte(`,"position":`)
+	endObject   = []byte(`}`)
 )
 
-func writeMessage(w io.Writer, prefix []byte, ev *hub.Event) error {
-	for _, part := range [...][]byte{prefix, headersKey, ev.HeadersJSON, dataKey, ev.Raw, endObject} {
+func writeMessage(w io.Writer, prefix []byte, ev *hub.Event, pos hub.Position) error {
+	var position []byte
+	if pos != nil {
+		position = pos.AppendJSON(append(make([]byte, 0, 16+8*len(pos)), positionKey...))
+	}
+	for _, part := range [...][]byte{prefix, headersKey, ev.HeadersJSON, dataKey, ev.Raw, position, endObject} {
 		if _, err := w.Write(part); err != nil {
 			return err
 		}

@@ -332,7 +332,10 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 // TestKeepAlive: a client that answers pings stays; one silent for two ping
 // intervals is dropped.
 func TestKeepAlive(t *testing.T) {
-	f := start(t, Config{PingInterval: 100 * time.Millisecond})
+	// Two intervals without a pong drop a client: 500 ms leaves the
+	// answering client a second, even on a machine busy with other tests.
+	const interval = 500 * time.Millisecond
+	f := start(t, Config{PingInterval: interval})
 	alive := f.dial(t, nil)
 	go func() {
 		for { // reading lets gorilla answer the pings
@@ -349,7 +352,7 @@ func TestKeepAlive(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // five more intervals: the answering client stays
+	time.Sleep(5 * interval) // five more intervals: the answering client stays
 	if n := f.srv.Connections(); n != 1 {
 		t.Fatalf("%d connections after pings were answered, want 1", n)
 	}

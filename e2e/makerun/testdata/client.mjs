@@ -1,0 +1,29 @@
+// The JavaScript client against make run's stack, driven by
+// TestJavaScriptClientAcrossANotifierRestart: it charges, subscribes, and
+// prints one JSON line per event and connection state; it exits after the
+// event named on its command line.
+//
+// usage: node client.mjs <client module> <api base> <api key> <notifier url> <last event type>
+const [, , modulePath, apiBase, apiKey, notifierUrl, last] = process.argv;
+const { Stripeline } = await import(modulePath);
+
+const say = (v) => process.stdout.write(JSON.stringify(v) + '\n');
+const client = new Stripeline({
+  apiBase,
+  apiKey,
+  notifierUrl,
+  backoffInitial: 100,
+  backoffMax: 1000,
+  onStateChange: (state) => say({ state }),
+});
+const charge = await client.charge({ token: 'tok_visa', amount: 1234 });
+say({ charge: charge.id });
+const sub = client.subscribe(charge.id, charge.subscribe.token, (event) => {
+  say({ event: event.type, id: event.id });
+  if (event.type === last) {
+    client.close();
+    process.exit(0);
+  }
+}, { onError: (err) => say({ error: err.code, message: err.message }) });
+await sub.ready;
+say({ subscribed: true });
