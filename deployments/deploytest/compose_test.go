@@ -24,6 +24,7 @@ var composeSecrets = map[string]string{
 	"STRIPE_SECRET_KEY":         "test-secret-stripe-key",
 	"API_KEYS":                  "test-secret-api-keys",
 	"ADMIN_API_KEYS":            "test-secret-admin-api-keys",
+	"STRIPE_EVENTS_KEY":         "test-secret-stripe-events-key",
 	"SUBSCRIPTION_TOKEN_SECRET": "test-secret-token",
 	"STRIPE_WEBHOOK_SECRETS":    "test-secret-webhook",
 }
@@ -358,15 +359,22 @@ func requiredVar(name string) *regexp.Regexp {
 	return regexp.MustCompile(`^\$\{` + regexp.QuoteMeta(name) + `:\?[^}]+\}$`)
 }
 
+// optionalVar is ${NAME:-}: the variable from .env, empty when unset.
+func optionalVar(name string) *regexp.Regexp {
+	return regexp.MustCompile(`^\$\{` + regexp.QuoteMeta(name) + `:-\}$`)
+}
+
 // Every secret a service reads (but DATABASE_URL, which compose builds from
-// POSTGRES_PASSWORD for its own database) is in its environment as
-// ${NAME:?…}: compose starts nothing until .env sets them all.
+// POSTGRES_PASSWORD for its own database) comes from .env: one it cannot
+// run without as ${NAME:?…}, so compose starts nothing until .env sets it;
+// one that turns an optional feature on (it has a default, empty: off) as
+// ${NAME:-}.
 func TestComposeSecretsRequired(t *testing.T) {
 	raw, err := loadComposeWith(t, nil, cli.WithInterpolation(false), cli.WithoutEnvironmentResolution)
 	if err != nil {
 		t.Fatalf("docker-compose.yml does not load uninterpolated: %v", err)
 	}
-	required := map[string]bool{}
+	required, secrets := map[string]bool{}, map[string]bool{}
 	reads := map[string]map[string]bool{}
 	for svc := range DesignPorts {
 		env := service(t, raw, svc).Environment
@@ -375,8 +383,16 @@ func TestComposeSecretsRequired(t *testing.T) {
 			if !IsSecret(s.Name) || s.Name == "DATABASE_URL" {
 				continue
 			}
-			required[s.Name], reads[svc][s.Name] = true, true
-			if got := value(env, s.Name); !requiredVar(s.Name).MatchString(got) {
+			reads[svc][s.Name], secrets[s.Name] = true, true
+			got := value(env, s.Name)
+			if !s.MustBeSet() {
+				if !optionalVar(s.Name).MatchString(got) {
+					t.Errorf("%s reads the optional secret %s; docker-compose.yml gives it %q, want ${%s:-} (from .env, empty: off)", svc, s.Name, got, s.Name)
+				}
+				continue
+			}
+			required[s.Name] = true
+			if !requiredVar(s.Name).MatchString(got) {
 				t.Errorf("%s reads the secret %s; docker-compose.yml gives it %q, want ${%s:?set %s in .env (see .env.example)}", svc, s.Name, got, s.Name, s.Name)
 			}
 		}
@@ -392,7 +408,7 @@ func TestComposeSecretsRequired(t *testing.T) {
 	}
 	for svc := range DesignPorts {
 		env := service(t, raw, svc).Environment
-		for secret := range required {
+		for secret := range secrets {
 			if v, ok := env[secret]; !reads[svc][secret] && (!ok || v == nil || *v != "") {
 				t.Errorf("%s does not read %s, which .env gives every container: blank it in its environment (%s: \"\")", svc, secret, secret)
 			}
@@ -402,7 +418,7 @@ func TestComposeSecretsRequired(t *testing.T) {
 		t.Fatal("no service reads a secret: the settings reader found nothing")
 	}
 	for name := range composeSecrets {
-		if !required[name] {
+		if !secrets[name] {
 			t.Errorf("composeSecrets has %s, which no service reads as a secret", name)
 		}
 	}

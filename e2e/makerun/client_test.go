@@ -18,10 +18,12 @@ import (
 
 // TestJavaScriptClientAcrossANotifierRestart runs the JavaScript client
 // (clients/js) in Node against make run's stack: it charges, hears
-// charge.succeeded; the notifier restarts (close 1001); the client
-// reconnects and resubscribes, the new notifier replays its window, and
-// the client still delivers charge.succeeded once; then an event made after
-// the restart arrives.
+// charge.succeeded; the notifier stops (close 1001), and while it is down
+// the charge is captured; the notifier starts again and the client
+// reconnects and resubscribes from its position: the new notifier sends
+// charge.captured and nothing the client had read (recovered true, no
+// duplicate for the client's dedupe to drop); then an event made after the
+// restart arrives.
 func TestJavaScriptClientAcrossANotifierRestart(t *testing.T) {
 	root, err := workspace.Root()
 	if err != nil {
@@ -95,22 +97,33 @@ func TestJavaScriptClientAcrossANotifierRestart(t *testing.T) {
 	chargeID, _ := got[0]["charge"].(string)
 	mu.Unlock()
 
+	// trigger has the development proxy send one event about the charge.
+	trigger := func(typ string) {
+		t.Helper()
+		resp, err := http.Post(stack.Config.StripeAPIBase+"/_stripeline/trigger", "application/json",
+			strings.NewReader(`{"type":"`+typ+`","id":"`+chargeID+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("trigger %s: %s", typ, resp.Status)
+		}
+	}
+
 	if err := stack.Service("notifier").Stop(15 * time.Second); err != nil {
 		t.Fatalf("notifier did not stop cleanly: %v", err)
 	}
+	// An event made while no notifier runs: the resume must bring it.
+	trigger("charge.captured")
 	if err := stack.StartService(ctx, "notifier"); err != nil {
 		t.Fatal(err)
 	}
 	reconnected := waitFor("state", "open", first)
+	waitFor("event", "charge.captured", first)
 
-	// An event made after the restart, through the development proxy.
-	req, _ := http.NewRequest(http.MethodPost, stack.Config.StripeAPIBase+"/_stripeline/trigger",
-		strings.NewReader(`{"type":"charge.refunded","id":"`+chargeID+`"}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	// An event made after the restart.
+	trigger("charge.refunded")
 	waitFor("event", "charge.refunded", reconnected)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the client exited: %v", err)
@@ -119,13 +132,26 @@ func TestJavaScriptClientAcrossANotifierRestart(t *testing.T) {
 	var events []string
 	for _, v := range got {
 		if e, ok := v["event"].(string); ok {
+			t.Logf("delivered: %v", v)
 			events = append(events, e)
+			// Every event came over the websocket with its position; after
+			// the restart, from a resume the notifier answered
+			// recovered: true, and the notifier sent nothing twice.
+			if v["position"] == nil || v["catch_up"] != false || v["duplicates"] != float64(0) {
+				t.Errorf("event %v: want a position, no catch-up over HTTP, and no duplicate dropped by the client", v)
+			}
+			if e != "charge.succeeded" && v["recovered"] != true {
+				t.Errorf("event %v after the restart: want recovered true (a resume from the position)", v)
+			}
 		}
 		if _, ok := v["error"]; ok {
 			t.Errorf("the client reported an error: %v", v)
 		}
+		if _, ok := v["gap"]; ok {
+			t.Errorf("the client reported a gap: %v", v)
+		}
 	}
-	if strings.Join(events, ",") != "charge.succeeded,charge.refunded" {
-		t.Fatalf("events delivered %v, want charge.succeeded once, then charge.refunded", events)
+	if strings.Join(events, ",") != "charge.succeeded,charge.captured,charge.refunded" {
+		t.Fatalf("events delivered %v, want charge.succeeded, charge.captured (made while the notifier was down), charge.refunded, each once", events)
 	}
 }

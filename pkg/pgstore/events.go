@@ -93,8 +93,8 @@ func InsertEvents(ctx context.Context, pool *pgxpool.Pool, events []Event) (Stor
 }
 
 // applyObjects brings stripe_objects up to date with the stored events of
-// the ids in $1 (migration 0003).
-const applyObjects = `SELECT stripe_objects_apply($1)`
+// the ids in $1 (migrations 0003 and 0004).
+const applyObjects = `SELECT stripe_objects_apply_ids($1)`
 
 func eventIDs(events []Event) []string {
 	ids := make([]string, len(events))

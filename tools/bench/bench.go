@@ -35,7 +35,8 @@ type Config struct {
 	E2ERate        float64
 	E2EDuration    time.Duration
 	APIDuration    time.Duration
-	APIConcurrency int
+	APIConcurrency int     // the most requests in flight at once
+	APIRate        float64 // requests per second of each api run, below saturation
 	Partitions     int32
 	// The opt-in notifier-scale step: connections over instances notifiers
 	// besides the stack's, opened by clients load generators.

@@ -99,3 +99,18 @@ func TestTableShowsTheStepsThatRan(t *testing.T) {
 		}
 	}
 }
+
+// The api rows: charges and refunds at the fixed rate, each beside the
+// same call straight to stripe-mock, with the overhead.
+func TestTableShowsTheAPIRows(t *testing.T) {
+	r := &Results{Config: Config{Only: []string{"api"}, APIRate: 200}}
+	r.API.Charge.PerSecond, r.API.Direct.PerSecond, r.API.OverheadP50Ms = 199, 200, 0.8
+	r.API.Refund.PerSecond, r.API.RefundDirect.PerSecond, r.API.RefundOverheadP50Ms = 198, 200, 0.9
+	var b bytes.Buffer
+	Table(&b, r)
+	for _, want := range []string{"POST /Stripe/charge at 200/s", "overhead p50 +0.80 ms, goal ≤ 1 ms", "POST /Stripe/refunds at 200/s", "198/s", "overhead p50 +0.90 ms"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -28,27 +28,41 @@ import (
 )
 
 // API is POST /Stripe/charge beside the same charge sent straight to the
-// Stripe-compatible API behind it.
+// Stripe-compatible API behind it, and the same for POST /Stripe/refunds,
+// each at a fixed rate (APIRate) below saturation: the overhead is then the
+// api's own time, not the queueing of closed-loop clients on few cores.
 type API struct {
 	Charge        loadgen.Result `json:"charge"`
 	Direct        loadgen.Result `json:"direct"`
 	OverheadP50Ms float64        `json:"overhead_p50_ms"`
 	OverheadP99Ms float64        `json:"overhead_p99_ms"`
+
+	Refund              loadgen.Result `json:"refund"`
+	RefundDirect        loadgen.Result `json:"refund_direct"`
+	RefundOverheadP50Ms float64        `json:"refund_overhead_p50_ms"`
+	RefundOverheadP99Ms float64        `json:"refund_overhead_p99_ms"`
 }
 
 func (b *run) api(ctx context.Context, r *Results) error {
-	d := b.cfg.APIDuration.String()
-	c := strconv.Itoa(b.cfg.APIConcurrency)
-	if err := b.load(ctx, &r.API.Charge, "charges", "--url", b.stack.URL("api")+"/Stripe/charge",
-		"--api-key", b.stack.Config.APIKey, "--concurrency", c, "--duration", d); err != nil {
-		return err
-	}
-	if err := b.load(ctx, &r.API.Direct, "charges", "--direct", "--url", b.stack.Config.StripeAPIBase,
-		"--api-key", b.stack.Config.StripeSecretKey, "--concurrency", c, "--duration", d); err != nil {
-		return err
+	at := []string{"--rate", strconv.FormatFloat(b.cfg.APIRate, 'f', -1, 64),
+		"--concurrency", strconv.Itoa(b.cfg.APIConcurrency), "--duration", b.cfg.APIDuration.String()}
+	for _, c := range []struct {
+		res  *loadgen.Result
+		args []string
+	}{
+		{&r.API.Charge, []string{"--url", b.stack.URL("api") + "/Stripe/charge", "--api-key", b.stack.Config.APIKey}},
+		{&r.API.Direct, []string{"--direct", "--url", b.stack.Config.StripeAPIBase, "--api-key", b.stack.Config.StripeSecretKey}},
+		{&r.API.Refund, []string{"--refund", "--url", b.stack.URL("api") + "/Stripe/refunds", "--api-key", b.stack.Config.AdminKey}},
+		{&r.API.RefundDirect, []string{"--refund", "--direct", "--url", b.stack.Config.StripeAPIBase, "--api-key", b.stack.Config.StripeSecretKey}},
+	} {
+		if err := b.load(ctx, c.res, append(append([]string{"charges"}, c.args...), at...)...); err != nil {
+			return err
+		}
 	}
 	r.API.OverheadP50Ms = r.API.Charge.Latency.P50 - r.API.Direct.Latency.P50
 	r.API.OverheadP99Ms = r.API.Charge.Latency.P99 - r.API.Direct.Latency.P99
+	r.API.RefundOverheadP50Ms = r.API.Refund.Latency.P50 - r.API.RefundDirect.Latency.P50
+	r.API.RefundOverheadP99Ms = r.API.Refund.Latency.P99 - r.API.RefundDirect.Latency.P99
 	return nil
 }
 

@@ -51,6 +51,7 @@ type StackConfig struct {
 
 	StripeSecretKey         string
 	APIKey                  string // what clients send as X-API-Key
+	AdminKey                string // what the shop's servers send for refunds, capture, cancel
 	WebhookSecret           string
 	SubscriptionTokenSecret string
 
@@ -187,6 +188,9 @@ func (c *StackConfig) setDefaults() error {
 	if c.APIKey == "" {
 		c.APIKey = "key_" + RandomHex(12) // 28
 	}
+	if c.AdminKey == "" {
+		c.AdminKey = "admin_" + RandomHex(12) // 30
+	}
 	if c.WebhookSecret == "" {
 		c.WebhookSecret = "whsec_" + RandomHex(16) // 38
 	}
@@ -208,6 +212,9 @@ func (c *StackConfig) setDefaults() error {
 	}
 	for _, k := range strings.Split(c.APIKey, ",") {
 		errs = append(errs, secret.Check("API_KEYS", k, secret.MinAPIKey))
+	}
+	for _, k := range strings.Split(c.AdminKey, ",") {
+		errs = append(errs, secret.Check("ADMIN_API_KEYS", k, secret.MinAPIKey))
 	}
 	for _, w := range strings.Split(c.WebhookSecret, ",") {
 		errs = append(errs, secret.Check("STRIPE_WEBHOOK_SECRETS", w, secret.MinWebhookSecret))
@@ -297,6 +304,7 @@ func (s *Stack) Env() []string {
 		"STRIPE_API_BASE=" + c.StripeAPIBase,
 		"STRIPE_WEBHOOK_SECRETS=" + c.WebhookSecret,
 		"API_KEYS=" + c.APIKey,
+		"ADMIN_API_KEYS=" + c.AdminKey,
 		"SUBSCRIPTION_TOKEN_SECRET=" + c.SubscriptionTokenSecret,
 		"API_ADDR=" + c.Addrs["api"],
 		"WEBHOOK_INGEST_ADDR=" + c.Addrs["webhook-ingest"],
@@ -352,10 +360,10 @@ func publishableKey() string {
 
 // serviceSecrets names the secrets each service reads.
 var serviceSecrets = map[string][]string{
-	"api":            {"STRIPE_SECRET_KEY", "API_KEYS", "SUBSCRIPTION_TOKEN_SECRET"},
+	"api":            {"STRIPE_SECRET_KEY", "API_KEYS", "ADMIN_API_KEYS", "SUBSCRIPTION_TOKEN_SECRET"},
 	"webhook-ingest": {"STRIPE_WEBHOOK_SECRETS"},
 	"notifier":       {"SUBSCRIPTION_TOKEN_SECRET"},
-	"event-writer":   nil,
+	"event-writer":   {"STRIPE_EVENTS_KEY"},
 }
 
 // OnlyItsSecrets is env without the secrets service (a binary's name) does

@@ -8,13 +8,18 @@ import (
 	"strings"
 )
 
-// ChargeConfig says how to call a charge route.
+// ChargeConfig says how to call a charge route, or with Refund the refund
+// route.
 type ChargeConfig struct {
 	Load
-	// URL is the api's POST /Stripe/charge, or with Direct, a Stripe-compatible
-	// base URL whose /v1/charges is called the way stripe-go calls it.
-	URL        string
-	Direct     bool
+	// URL is the api's POST /Stripe/charge (or /Stripe/refunds), or with
+	// Direct, a Stripe-compatible base URL whose /v1/charges (or
+	// /v1/refunds) is called the way stripe-go calls it.
+	URL    string
+	Direct bool
+	// Refund refunds a charge instead (stripe-mock refunds any id); APIKey is
+	// then the api's admin key.
+	Refund     bool
 	APIKey     string // X-API-Key for the api; the secret key (Bearer) when Direct
 	Token      string // card token, default tok_visa
 	Amount     int64  // minor units, default 2000
@@ -39,8 +44,11 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 		var req *http.Request
 		var err error
 		if cfg.Direct {
-			form := url.Values{"amount": {itoa(cfg.Amount)}, "currency": {cfg.Currency}, "source": {cfg.Token}}
-			req, err = http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(cfg.URL, "/")+"/v1/charges", strings.NewReader(form.Encode()))
+			path, form := "/v1/charges", url.Values{"amount": {itoa(cfg.Amount)}, "currency": {cfg.Currency}, "source": {cfg.Token}}
+			if cfg.Refund {
+				path, form = "/v1/refunds", url.Values{"charge": {"ch_bench"}, "amount": {itoa(cfg.Amount)}}
+			}
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(cfg.URL, "/")+path, strings.NewReader(form.Encode()))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
@@ -48,6 +56,9 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 			}
 		} else {
 			body := `{"token":"` + cfg.Token + `","amount":` + itoa(cfg.Amount) + `,"currency":"` + cfg.Currency + `"}`
+			if cfg.Refund {
+				body = `{"charge":"ch_bench","amount":` + itoa(cfg.Amount) + `}`
+			}
 			req, err = http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, strings.NewReader(body))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
@@ -60,7 +71,8 @@ func SendCharges(ctx context.Context, cfg ChargeConfig) Result {
 			return 0, err
 		}
 		if cfg.Idempotent {
-			req.Header.Set("Idempotency-Key", g.ID("load_"))
+			// The api takes only unguessable keys: 32 characters and more.
+			req.Header.Set("Idempotency-Key", g.ID("load_")+g.ID("_"))
 		}
 		return status(client, req)
 	})

@@ -1,5 +1,7 @@
 // stripeline's JavaScript client: charge through the api, then hear how the
-// payment ended over the notifier's websocket (docs/websocket.md).
+// payment ended over the notifier's websocket (docs/websocket.md), resuming
+// after a reconnect from the subscription's position; and finish 3-D Secure
+// with Stripe.js when a PaymentIntent asks for it.
 //
 // An ES module with no dependencies. It runs in browsers and in Node 18+
 // (Node before 22 needs a WebSocket implementation: pass one as
@@ -21,6 +23,7 @@ export class StripelineError extends Error {
     this.charge = fields.charge; // the declined charge's id
     this.retryAfter = fields.retryAfter; // seconds, from Retry-After
     this.body = fields.body; // the parsed error body, as the api sent it
+    this.paymentIntent = fields.paymentIntent; // the api's PaymentIntent whose 3-D Secure failed
   }
 
   /** declineCode is decline_code, camel-cased. */
@@ -71,6 +74,7 @@ const defaults = {
   pongTimeout: 10_000, // ms without any frame after a ping before reconnecting
   refreshMargin: 60_000, // ms before a token's expiry at which it is refreshed
   dedupeSize: 1000, // event ids remembered per subscription
+  catchUpTimeout: 30_000, // ms for reading a gap's events over HTTP
 };
 
 /**
@@ -91,6 +95,12 @@ export class Stripeline {
     // (POST /Stripe/subscription-tokens); null turns refreshing off.
     if (options.refreshToken === undefined) {
       this.options.refreshToken = (id, token) => this.renewToken(id, token);
+    }
+    // A Stripe.js instance (Stripe(publishableKey)): it finishes the
+    // PaymentIntents that answer requires_action (3-D Secure).
+    this.stripe = options.stripe ?? null;
+    if (this.stripe && typeof this.stripe.handleNextAction !== 'function') {
+      throw new TypeError('stripeline: options.stripe must be a Stripe.js instance, Stripe(publishableKey), with handleNextAction');
     }
     this._fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
@@ -119,11 +129,70 @@ export class Stripeline {
     return out;
   }
 
-  /** POST /Stripe/payment-intents: Stripe's PaymentIntent (client_secret) plus `subscribe`. */
+  /**
+   * POST /Stripe/payment-intents: Stripe's PaymentIntent (client_secret)
+   * plus `subscribe`. With `payment_method` and `confirm: true` Stripe may
+   * answer `requires_action` (3-D Secure): see handleNextAction.
+   */
   async createPaymentIntent(params, options = {}) {
     const out = await this._request('POST', '/Stripe/payment-intents', params, options);
     this._remember(out);
-    return out;
+    return this.handleNextAction(out);
+  }
+
+  /**
+   * POST /Stripe/payment-intents/{id}/confirm with {payment_method,
+   * return_url?} and the PaymentIntent's subscription token (one created
+   * through this client is remembered: pass undefined). Handles
+   * `requires_action` as createPaymentIntent does.
+   */
+  async confirmPaymentIntent(id, params, token, options = {}) {
+    const tok = token ?? this._tokens.get(String(id));
+    const headers = { ...(options.headers ?? {}), ...(tok ? { 'X-Subscription-Token': tok } : {}) };
+    const path = `/Stripe/payment-intents/${encodeURIComponent(id)}/confirm`;
+    const out = await this._request('POST', path, params, { ...options, headers });
+    this._remember(out);
+    return this.handleNextAction(out);
+  }
+
+  /**
+   * handleNextAction finishes a PaymentIntent answer whose status is
+   * `requires_action`: with a Stripe.js instance (options.stripe, or the
+   * argument) it calls stripe.handleNextAction({clientSecret}) and resolves
+   * with the answer updated from Stripe.js's PaymentIntent (`status`,
+   * `next_action`) and Stripe.js's result as `nextActionResult`; it rejects
+   * with a StripelineError (Stripe.js's type, code, decline_code;
+   * `paymentIntent`: the answer) when Stripe.js says the action failed.
+   * Without Stripe.js it resolves with the answer and `actionRequired: true`:
+   * the app must finish the action itself. Any other answer is returned as
+   * it is.
+   */
+  async handleNextAction(answer, stripe = this.stripe) {
+    if (answer?.status !== 'requires_action' || !answer.next_action) return answer;
+    const { actionRequired, ...pi } = answer;
+    if (!stripe) return { ...pi, actionRequired: true };
+    const result = await stripe.handleNextAction({ clientSecret: pi.client_secret });
+    if (result?.error) {
+      const e = result.error;
+      const failed = e.payment_intent;
+      throw new StripelineError(e.message ?? 'stripeline: Stripe.js could not finish the payment', {
+        type: e.type ?? 'stripejs_error',
+        code: e.code,
+        decline_code: e.decline_code,
+        body: e,
+        paymentIntent: {
+          ...pi,
+          ...(failed ? { status: failed.status, next_action: failed.next_action ?? null } : {}),
+          nextActionResult: result,
+        },
+      });
+    }
+    const done = result?.paymentIntent;
+    return {
+      ...pi,
+      ...(done ? { status: done.status, next_action: done.next_action ?? null } : {}),
+      nextActionResult: result,
+    };
   }
 
   /**
@@ -135,6 +204,15 @@ export class Stripeline {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
     const headers = token ? { 'X-Subscription-Token': token } : {};
     return this._request('GET', '/Stripe/events?' + q, undefined, { ...options, headers });
+  }
+
+  /**
+   * GET /Stripe/transactions/{id}: where the transaction stands (`status`,
+   * `state`) and its timeline, from the stored events.
+   */
+  transaction(id, token, options = {}) {
+    const headers = token ? { 'X-Subscription-Token': token } : {};
+    return this._request('GET', `/Stripe/transactions/${encodeURIComponent(id)}`, undefined, { ...options, headers });
   }
 
   /**
@@ -199,7 +277,9 @@ export class Stripeline {
    * subscribe listens to one transaction's events: onEvent(event, frame) for
    * each, once per event id, across reconnects. token is the `subscribe.token`
    * of the charge or PaymentIntent answer (charges made through this client
-   * are remembered: pass undefined).
+   * are remembered: pass undefined). A reconnect resubscribes from the
+   * subscription's position; when the notifier no longer has every event
+   * after it, the missed ones are read over HTTP and options.onGap is told.
    */
   subscribe(id, token, onEvent, options = {}) {
     return this._add({
@@ -273,7 +353,16 @@ export class Subscription {
     this._onEvent = spec.onEvent;
     this._onError = spec.onError;
     this._onState = spec.onStateChange;
+    this._onGap = spec.onGap;
+    this._catchUp = spec.catchUp ?? true;
+    // The position of the last frame read (Kafka offsets, one per
+    // partition): a resubscribe sends it back and gets exactly what came
+    // after it. Undefined until the notifier gives one (or the app does).
+    this.position = Array.isArray(spec.position) ? [...spec.position] : undefined;
+    this.recovered = undefined; // the last resume's answer: true, false, or undefined before one
+    this.duplicates = 0; // message frames dropped because their event id had been delivered
     this._seen = new Set(); // event ids delivered, oldest first (Sets keep insertion order)
+    this._held = null; // while a gap is read over HTTP: the frames that came meanwhile
     this._serverId = null; // "s1", … on the current connection
     this._refreshTimer = null;
     this._refreshedAfterRefusal = false;
@@ -305,17 +394,45 @@ export class Subscription {
     const f = { type: 'subscribe', channel: this.channel };
     if (this.selector !== undefined) f.selector = this.selector;
     if (this.token) f.token = this.token;
+    if (this.position) f.position = this.position;
     return f;
   }
 
-  _deliver(frame) {
+  // _subscribed takes the subscribed frame's position and, after a resume,
+  // its answer: recovered false means events after our position had left
+  // the notifier's window.
+  _subscribed(f) {
+    if (Array.isArray(f.position)) this.position = f.position;
+    if (typeof f.recovered === 'boolean') {
+      this.recovered = f.recovered;
+      if (!f.recovered) this._gap();
+    }
+  }
+
+  // _receive takes a message frame: its position first (it is the position
+  // of the last frame read, whatever becomes of the event), then the event.
+  _receive(frame) {
     if (this.closed) return;
-    const ev = frame.data;
+    if (Array.isArray(frame.position)) this.position = frame.position;
+    if (this._held) {
+      this._held.push(frame);
+      return;
+    }
+    this._deliver(frame.data, frame, true);
+  }
+
+  // _deliver hands ev to the app unless its id was delivered before: the
+  // safety net under the position, for a notifier that replays its whole
+  // window (one without positions, or a subscribe that had none) and for
+  // events read over HTTP after a gap. It returns whether it delivered.
+  _deliver(ev, frame, live) {
+    if (this.closed) return false;
     const key = ev && typeof ev === 'object' ? ev.id : undefined;
     if (key !== undefined) {
-      // The notifier replays its recent window on every subscribe, so a
-      // resubscribe after a reconnect sees again what was delivered.
-      if (this._seen.has(key)) return;
+      if (this._seen.has(key)) {
+        if (live) this.duplicates++;
+        return false;
+      }
       this._seen.add(key);
       if (this._seen.size > this._client.options.dedupeSize) {
         this._seen.delete(this._seen.values().next().value);
@@ -327,6 +444,74 @@ export class Subscription {
       queueMicrotask(() => {
         throw err;
       });
+    }
+    return true;
+  }
+
+  // _gap reads, over HTTP (GET /Stripe/events), the events a resume could
+  // not replay, delivers the ones not yet delivered, oldest first, then what
+  // the websocket brought meanwhile, and tells onGap. Only a subscription
+  // that pins one id (id = '…') can be read so; for others onGap is told
+  // with caughtUp false.
+  async _gap() {
+    if (this._held) {
+      this._gapAgain = true; // another resume lost events while reading
+      return;
+    }
+    this._held = [];
+    const gap = { recovered: false, position: this.position, caughtUp: false, delivered: 0 };
+    do {
+      this._gapAgain = false;
+      if (!this._catchUp || this.id === undefined) break;
+      try {
+        gap.delivered += await this._readEvents();
+        gap.caughtUp = true;
+        delete gap.error;
+      } catch (err) {
+        gap.caughtUp = false;
+        gap.error = err instanceof StripelineError ? err : new StripelineError(String(err?.message ?? err), { type: 'network' });
+      }
+    } while (this._gapAgain && !this.closed);
+    const held = this._held;
+    this._held = null;
+    if (this.closed) return;
+    try {
+      this._onGap?.(gap);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+    // Their overlap with what HTTP gave is expected: not counted as duplicates.
+    for (const f of held) this._deliver(f.data, f, false);
+  }
+
+  // _readEvents pages through GET /Stripe/events?id=… and delivers each
+  // stored event not yet delivered; it returns how many it delivered.
+  async _readEvents() {
+    const client = this._client;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), client.options.catchUpTimeout);
+    timer.unref?.();
+    let delivered = 0;
+    try {
+      let cursor;
+      for (;;) {
+        const page = await client.events(this.id, this.token, { limit: 100, cursor }, { signal: ctl.signal });
+        for (const row of page.data ?? []) {
+          const ev = row.payload;
+          if (ev && typeof ev === 'object' && this._deliver(ev, catchUpFrame(this, row), false)) delivered++;
+        }
+        if (!page.has_more || !page.next_cursor || this.closed) return delivered;
+        cursor = page.next_cursor;
+      }
+    } catch (err) {
+      if (err?.name === 'AbortError') {
+        throw new StripelineError(`stripeline: reading the events of ${this.id} took over ${client.options.catchUpTimeout} ms`, { type: 'network' });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -374,6 +559,19 @@ export class Subscription {
     }, Math.min(wait, 2 ** 31 - 1));
     this._refreshTimer.unref?.();
   }
+}
+
+// catchUpFrame is what onEvent gets beside an event read over HTTP after a
+// gap: a message frame's shape, its headers from the stored row, no
+// position, and catchUp: true.
+function catchUpFrame(sub, row) {
+  const headers = { event_id: row.event_id ?? row.payload?.id, event_type: row.type ?? row.payload?.type };
+  if (row.id !== undefined) headers.object_id = row.id;
+  if (row.object_type !== undefined) headers.object_type = row.object_type;
+  if (Array.isArray(row.related_ids) && row.related_ids.length) headers.related_ids = row.related_ids.join(',');
+  if (row.livemode !== undefined) headers.livemode = String(row.livemode);
+  if (row.received_at !== undefined) headers.received_at = row.received_at;
+  return { type: 'message', subscription: sub._serverId, channel: sub.channel, headers, data: row.payload, catchUp: true };
 }
 
 // Connection is the one websocket to the notifier, reconnected with
@@ -498,7 +696,7 @@ class Connection {
     switch (f.type) {
       case 'message': {
         const sub = this.byServerId.get(f.subscription);
-        sub?._deliver(f);
+        sub?._receive(f);
         return;
       }
       case 'subscribed': {
@@ -514,6 +712,7 @@ class Connection {
         sub._refreshedAfterRefusal = false;
         this.byServerId.set(f.subscription, sub);
         this.attempt = 0; // a connection that subscribes is healthy
+        sub._subscribed(f);
         sub._resolve(sub);
         // Refreshed while the subscribe was on its way: the notifier holds
         // the older token.

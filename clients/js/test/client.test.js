@@ -2,71 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Stripeline, StripelineError, selectorFor, tokenExpiry } from '../src/index.js';
-import { startNotifier, until, event } from './notifier.js';
-
-const future = () => `v1.${Math.floor(Date.now() / 1000) + 3600}.aWQ.mac`;
-
-// apiStub answers the api's routes as the real api does (docs/api.md).
-function apiStub(seen) {
-  return (req, res, body) => {
-    seen.push({ method: req.method, url: req.url, headers: req.headers, body: body ? JSON.parse(body) : undefined });
-    const json = (status, v, headers = {}) => res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(v));
-    if (req.headers['x-api-key'] !== 'key_0123456789abcdef') {
-      return json(401, { error: { type: 'authentication_error', code: 'missing_api_key', message: 'no API key' } });
-    }
-    const b = body ? JSON.parse(body) : {};
-    if (req.url === '/Stripe/charge' && b.token === 'tok_chargeDeclined') {
-      return json(402, {
-        error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.', charge: 'ch_declined' },
-      });
-    }
-    if (req.url === '/Stripe/charge' && b.token === 'tok_busy') {
-      return json(429, { error: { type: 'rate_limited', code: 'rate_limited', message: 'slow down' } }, { 'Retry-After': '3' });
-    }
-    if (req.url === '/Stripe/charge') {
-      return json(200, { id: 'ch_1', object: 'charge', amount: b.amount, subscribe: { channel: 'stripe', selector: "id = 'ch_1'", token: 'tok-for-ch_1' } });
-    }
-    if (req.url === '/Stripe/payment-intents') {
-      return json(200, { id: 'pi_1', object: 'payment_intent', client_secret: 'pi_1_secret', subscribe: { channel: 'stripe', selector: "id = 'pi_1'", token: 'tok-for-pi_1' } });
-    }
-    if (req.url.startsWith('/Stripe/events?')) return json(200, { object: 'list', data: [], has_more: false });
-    if (req.url === '/Stripe/subscription-tokens') {
-      if (b.token?.startsWith('v1.1.')) {
-        return json(403, { error: { type: 'authentication_error', code: 'subscription_token_expired', message: 'expired' } });
-      }
-      return json(200, { subscribe: { channel: 'stripe', selector: `id = '${b.id}'`, token: `v1.${Math.floor(Date.now() / 1000) + 7200}.aWQ.renewed` } });
-    }
-    if (req.url === '/Stripe/config') return json(200, { publishable_key: 'pk_test_x', currency: 'usd', currencies: ['usd'] });
-    json(404, { error: { type: 'invalid_request', message: 'no route' } });
-  };
-}
-
-async function setup(t, options = {}, serverOptions = {}) {
-  const seen = [];
-  const server = await startNotifier({ http: apiStub(seen), ...serverOptions });
-  const client = new Stripeline({
-    apiBase: server.httpUrl,
-    apiKey: 'key_0123456789abcdef',
-    notifierUrl: server.wsUrl,
-    backoffInitial: 10,
-    backoffMax: 40,
-    ...options,
-  });
-  t.after(async () => {
-    client.close();
-    await server.stop();
-  });
-  return { server, client, seen };
-}
+import { until, event } from './notifier.js';
+import { setup, future } from './api.js';
 
 test('charge sends the API key and body, and returns the charge with its subscribe block', async (t) => {
   const { client, seen } = await setup(t);
-  const ch = await client.charge({ token: 'tok_visa', amount: 2000 }, { idempotencyKey: 'order-17' });
+  const ch = await client.charge({ token: 'tok_visa', amount: 2000 }, { idempotencyKey: '0b6f2c1e-9d4a-4f7b-8e3c-5a2d9c7e1f40' });
   assert.equal(ch.id, 'ch_1');
   assert.equal(ch.subscribe.token, 'tok-for-ch_1');
   assert.equal(seen[0].method, 'POST');
   assert.equal(seen[0].headers['content-type'], 'application/json');
-  assert.equal(seen[0].headers['idempotency-key'], 'order-17');
+  assert.equal(seen[0].headers['idempotency-key'], '0b6f2c1e-9d4a-4f7b-8e3c-5a2d9c7e1f40');
   assert.deepEqual(seen[0].body, { token: 'tok_visa', amount: 2000 });
 
   const pi = await client.createPaymentIntent({ amount: 500 });
@@ -130,34 +76,6 @@ test('subscribe gets the replayed and the live events of its id, with the frame'
     ['evt_2', 'stripe'],
   ]);
 });
-
-for (const [name, cut] of [
-  ['close 1001 (the instance stops)', (p) => p.close(1001, 'shutting down')],
-  ['close 4008 (send queue overflow)', (p) => p.close(4008, 'too slow')],
-  ['a dropped TCP connection', (p) => p.drop()],
-]) {
-  test(`after ${name} it reconnects, resubscribes, and delivers each event once`, async (t) => {
-    const { client, server } = await setup(t);
-    const got = [];
-    const states = [];
-    const sub = client.subscribe('ch_1', future(), (ev) => got.push(ev.id), { onStateChange: (s) => states.push(s) });
-    await sub.ready;
-    server.publish(event('evt_1', 'ch_1'));
-    await until(() => got.length === 1, 'the first event');
-
-    cut(server.peers[0]);
-    // While it is away: an event it will get from the window replay.
-    server.publish(event('evt_2', 'ch_1'));
-    await until(() => server.peers.length === 2 && server.peers[1].subs.size === 1, 'the resubscribe');
-    server.publish(event('evt_3', 'ch_1'));
-    await until(() => got.length === 3, 'three events');
-    // The new connection got one subscribe, and its replay sent evt_1
-    // again, which must not be delivered twice.
-    assert.deepEqual(server.peers[1].frames.map((f) => f.type), ['subscribe']);
-    assert.deepEqual(got, ['evt_1', 'evt_2', 'evt_3']);
-    assert.ok(states.includes('reconnecting'), `states ${states}`);
-  });
-}
 
 test('reconnects back off exponentially, with jitter, up to the maximum', async (t) => {
   const delays = [];
@@ -352,7 +270,7 @@ test('the package is an ES module with declarations and no dependencies', async 
   assert.equal(pkg.dependencies, undefined);
   assert.ok(pkg.files.includes(pkg.types.replace(/^\.\//, '')));
   const dts = await readFile(new URL('../' + pkg.types, import.meta.url), 'utf8');
-  for (const name of ['charge', 'createPaymentIntent', 'subscribe', 'addMessageListener', 'decline_code']) {
+  for (const name of ['charge', 'createPaymentIntent', 'confirmPaymentIntent', 'handleNextAction', 'subscribe', 'addMessageListener', 'decline_code', 'onGap', 'position']) {
     assert.ok(dts.includes(name), `index.d.ts lacks ${name}`);
   }
 });

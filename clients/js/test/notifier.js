@@ -2,7 +2,16 @@
 // a real HTTP server and a real RFC 6455 websocket server (no dependencies),
 // speaking the protocol of docs/websocket.md. The Go tests check the client
 // against the real services (e2e, the browser test); these check what is
-// hard to make the real ones do on cue: closes, refusals, replays.
+// hard to make the real ones do on cue: closes, refusals, replays, gaps.
+//
+// Positions as the notifier's (docs/notifier.md, "Exact resume"): each
+// published event gets the next offset of its partition; a message frame
+// carries the read position with that event; a subscribe with a position
+// replays the window's events after it and answers recovered, false when
+// an event after it was evicted (server.evict). server.positions = false is
+// a notifier before positions (no position anywhere, every subscribe
+// replays the whole window); server.ignorePositions replays the whole
+// window whatever the client sent, for the client's safety net.
 
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -39,6 +48,7 @@ class Peer {
     this.closed = false;
     this.nextSub = 0;
     this.subs = new Map(); // "s1" → subscribe frame
+    this.sent = []; // frames sent, as objects
     socket.on('data', (d) => this.onData(d));
     socket.on('close', () => {
       this.closed = true;
@@ -97,11 +107,7 @@ class Peer {
         }
         const id = 's' + ++this.nextSub;
         this.subs.set(id, f);
-        this.send({ type: 'subscribed', subscription: id });
-        // The recent window: every event of the pinned id so far, replayed.
-        for (const ev of this.server.window) {
-          if (matches(f, ev)) this.message(id, f, ev);
-        }
+        this.subscribed(id, f);
         return;
       }
       case 'unsubscribe':
@@ -136,12 +142,45 @@ class Peer {
     this.send({ type: 'error', code: 'token_expired', subscription: id, message: 'the subscription\'s token expired' });
   }
 
-  message(id, f, ev) {
-    this.send({ type: 'message', subscription: id, channel: f.channel, headers: { event_id: ev.id, event_type: ev.type }, data: ev });
+  // subscribed answers a subscribe and replays the window: all of it for
+  // the subscription's id, or what came after the client's position.
+  subscribed(id, f) {
+    const srv = this.server;
+    if (!srv.positions) {
+      this.send({ type: 'subscribed', subscription: id });
+      for (const e of srv.window) if (matches(f, e.ev)) this.message(id, f, e.ev);
+      return;
+    }
+    const from = f.position && !srv.ignorePositions ? f.position : undefined;
+    const after = (p) => (from ? (from[p] ?? -1) : -1);
+    const replay = srv.window.filter((e) => matches(f, e.ev) && e.offset > after(e.partition));
+    // A partition stays where the client was while replayed events of it
+    // are to come, else it is at the read position (rule 4).
+    const pos = srv.offsets.map((o, p) => {
+      const pending = replay.some((e) => e.partition === p);
+      if (!pending) return Math.max(o, after(p));
+      return from ? after(p) : srv.evicted[p];
+    });
+    const answer = { type: 'subscribed', subscription: id, position: [...pos] };
+    if (f.position) answer.recovered = srv.offsets.every((_, p) => srv.evicted[p] <= after(p));
+    this.send(answer);
+    replay.forEach((e, i) => {
+      const last = !replay.slice(i + 1).some((r) => r.partition === e.partition);
+      pos[e.partition] = last ? srv.offsets[e.partition] : e.offset;
+      this.message(id, f, e.ev, [...pos]);
+    });
+  }
+
+  message(id, f, ev, position) {
+    const m = { type: 'message', subscription: id, channel: f.channel, headers: { event_id: ev.id, event_type: ev.type }, data: ev };
+    if (position) m.position = position;
+    this.send(m);
   }
 
   send(obj) {
-    if (!this.closed) this.socket.write(encode(0x1, Buffer.from(JSON.stringify(obj))));
+    if (this.closed) return;
+    this.sent.push(obj);
+    this.socket.write(encode(0x1, Buffer.from(JSON.stringify(obj))));
   }
 
   close(code, reason = '') {
@@ -179,7 +218,11 @@ export async function startNotifier(options = {}) {
     res.writeHead(404).end();
   });
   server.peers = [];
-  server.window = [];
+  server.window = []; // {ev, partition, offset}, oldest first
+  server.positions = options.positions ?? true;
+  server.partitions = options.partitions ?? 3;
+  server.offsets = Array(server.partitions).fill(-1); // the read position: last offset per partition
+  server.evicted = Array(server.partitions).fill(-1); // the last offset no longer in the window
   server.handle = () => true;
   server.on('upgrade', (req, socket) => {
     if (server.rejectUpgrades) {
@@ -200,13 +243,21 @@ export async function startNotifier(options = {}) {
   const { port } = server.address();
   server.httpUrl = `http://127.0.0.1:${port}`;
   server.wsUrl = `ws://127.0.0.1:${port}/ws`;
-  // publish puts an event in the window and sends it to every matching subscription.
-  server.publish = (ev) => {
-    server.window.push(ev);
+  // publish puts an event in the window, on partition (default: by its
+  // object id, as Kafka's key does), sends it to every matching
+  // subscription, and returns the read position after it.
+  server.publish = (ev, partition = hash(ev.data?.object?.id ?? '') % server.partitions) => {
+    const offset = ++server.offsets[partition];
+    server.window.push({ ev, partition, offset });
     for (const p of server.peers) {
       if (p.closed) continue;
-      for (const [id, f] of p.subs) if (matches(f, ev)) p.message(id, f, ev);
+      for (const [id, f] of p.subs) if (matches(f, ev)) p.message(id, f, ev, server.positions ? [...server.offsets] : undefined);
     }
+    return [...server.offsets];
+  };
+  // evict drops the window's n oldest events, as NOTIFIER_WINDOW does.
+  server.evict = (n) => {
+    for (const e of server.window.splice(0, n)) server.evicted[e.partition] = e.offset;
   };
   server.stop = async () => {
     for (const p of server.peers) p.socket.destroy();
@@ -214,6 +265,12 @@ export async function startNotifier(options = {}) {
     await once(server, 'close');
   };
   return server;
+}
+
+function hash(s) {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.codePointAt(0)) >>> 0;
+  return h;
 }
 
 /** until polls cond every few ms until it is true, failing after ms. */

@@ -1,7 +1,8 @@
 // The JavaScript client against make run's stack, driven by
 // TestJavaScriptClientAcrossANotifierRestart: it charges, subscribes, and
-// prints one JSON line per event and connection state; it exits after the
-// event named on its command line.
+// prints one JSON line per event (with what the subscription knows of its
+// resume: recovered, the duplicates its dedupe dropped, the position) and
+// per connection state; it exits after the event named on its command line.
 //
 // usage: node client.mjs <client module> <api base> <api key> <notifier url> <last event type>
 const [, , modulePath, apiBase, apiKey, notifierUrl, last] = process.argv;
@@ -18,12 +19,22 @@ const client = new Stripeline({
 });
 const charge = await client.charge({ token: 'tok_visa', amount: 1234 });
 say({ charge: charge.id });
-const sub = client.subscribe(charge.id, charge.subscribe.token, (event) => {
-  say({ event: event.type, id: event.id });
+const sub = client.subscribe(charge.id, charge.subscribe.token, (event, frame) => {
+  say({
+    event: event.type,
+    id: event.id,
+    recovered: sub.recovered ?? null,
+    duplicates: sub.duplicates,
+    position: frame.position ?? null,
+    catch_up: frame.catchUp ?? false,
+  });
   if (event.type === last) {
     client.close();
     process.exit(0);
   }
-}, { onError: (err) => say({ error: err.code, message: err.message }) });
+}, {
+  onError: (err) => say({ error: err.code, message: err.message }),
+  onGap: (gap) => say({ gap: true, caught_up: gap.caughtUp, delivered: gap.delivered }),
+});
 await sub.ready;
 say({ subscribed: true });

@@ -169,6 +169,7 @@ stripeline is running. Ctrl-C stops everything.
 
   STRIPE_WEBHOOK_SECRETS=%s
   API_KEYS=%s
+  ADMIN_API_KEYS=%s   (refunds, capture, cancel)
   SUBSCRIPTION_TOKEN_SECRET=%s
   STRIPE_SECRET_KEY=%s
 
@@ -180,7 +181,7 @@ Try it:
 		stack.URL("api"), stack.OpsURL("api"), stack.URL("webhook-ingest"), stack.OpsURL("webhook-ingest"),
 		"ws://"+c.Addrs["notifier"], stack.OpsURL("notifier"), stack.OpsURL("event-writer"),
 		strings.Join(c.KafkaBrokers, ","), broker, c.StripeAPIBase, stripe, redactURL(c.DatabaseURL), logDir,
-		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey),
+		shown("STRIPE_WEBHOOK_SECRETS", c.WebhookSecret), shown("API_KEYS", c.APIKey), shown("ADMIN_API_KEYS", c.AdminKey),
 		shown("SUBSCRIPTION_TOKEN_SECRET", c.SubscriptionTokenSecret), shown("STRIPE_SECRET_KEY", c.StripeSecretKey),
 		demoLink(stack), stack.URL("api"), shown("API_KEYS", strings.Split(c.APIKey, ",")[0]))
 
@@ -211,6 +212,7 @@ func runConfig(dataDir string) devstack.StackConfig {
 		StripeSecretKey:         os.Getenv("STRIPE_SECRET_KEY"),
 		WebhookSecret:           os.Getenv("STRIPE_WEBHOOK_SECRETS"),
 		APIKey:                  os.Getenv("API_KEYS"),
+		AdminKey:                os.Getenv("ADMIN_API_KEYS"),
 		SubscriptionTokenSecret: os.Getenv("SUBSCRIPTION_TOKEN_SECRET"),
 		Addrs: map[string]string{
 			"api":            env("API_ADDR", "127.0.0.1:8080"),

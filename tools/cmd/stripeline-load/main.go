@@ -5,7 +5,7 @@
 //	stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
 //	stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
 //	stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]    (holds N idle subscribed connections until stdin closes or SIGTERM)
-//	stripeline-load charges     --url U [--api-key K] [--direct] [--concurrency N] [--duration D]
+//	stripeline-load charges     --url U [--api-key K] [--direct] [--refund] [--concurrency N | --rate R] [--duration D]
 package main
 
 import (
@@ -42,7 +42,7 @@ usage:
   stripeline-load webhooks    --url U --secret S [--concurrency N | --rate R] [--duration D | --count N]
   stripeline-load e2e         --url U --secret S --ws W [--token-secret T] --subscribers N --rate R --duration D
   stripeline-load connections --ws W [--token-secret T] --n N [--source-addr A]   (holds N idle subscribed connections until stdin closes or SIGTERM)
-  stripeline-load charges     --url U [--api-key K] [--direct] [--concurrency N] [--duration D]
+  stripeline-load charges     --url U [--api-key K] [--direct] [--refund] [--concurrency N | --rate R] [--duration D]
 
 stripeline-load <command> -h lists the flags.`
 
@@ -78,6 +78,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		drain       = fs.Duration("drain", 10*time.Second, "how long to wait for the last deliveries (e2e)")
 		apiKey      = fs.String("api-key", "", "X-API-Key for the api, or the secret key with --direct (charges)")
 		direct      = fs.Bool("direct", false, "call a Stripe-compatible API's /v1/charges at --url directly (charges)")
+		refund      = fs.Bool("refund", false, "refund a charge instead: --url is the api's /Stripe/refunds and --api-key an admin key, or with --direct /v1/refunds (charges)")
 	)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -116,7 +117,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	case "connections":
 		return hold(ctx, *ws, *n, *seed, *sourceAddr, token)
 	case "charges":
-		res := loadgen.SendCharges(ctx, loadgen.ChargeConfig{Load: load, URL: *url, Direct: *direct, APIKey: *apiKey})
+		res := loadgen.SendCharges(ctx, loadgen.ChargeConfig{Load: load, URL: *url, Direct: *direct, Refund: *refund, APIKey: *apiKey})
 		fmt.Fprintln(os.Stderr, "charges:", res)
 		return emit(res)
 	default:

@@ -183,3 +183,23 @@ func TestRefundErrorsMap(t *testing.T) {
 		})
 	}
 }
+
+// A refund retried with its Idempotency-Key is Stripe's replay, never a
+// second refund; the key reaches Stripe scoped, as the client routes' do.
+func TestRefundRetryIsIdempotent(t *testing.T) {
+	stub := startStripeStub(t)
+	a := startAPI(t, stubConfig(t, stub))
+	h := map[string]string{"X-API-Key": adminKey, "Idempotency-Key": "5f0c8d3a-7b21-4e9a-9c64-2d1b8e7f3a90"}
+	first := a.do(t, http.MethodPost, "/Stripe/refunds", `{"charge":"ch_1","amount":500,"metadata":{"case":"retry"}}`, h).json(t)
+	again := a.do(t, http.MethodPost, "/Stripe/refunds", `{"charge":"ch_1","amount":500,"metadata":{"case":"retry"}}`, h).json(t)
+	if first["id"] == nil || first["id"] != again["id"] {
+		t.Fatalf("a retried refund got %v then %v, want the same refund", first["id"], again["id"])
+	}
+	other := a.do(t, http.MethodPost, "/Stripe/refunds", `{"charge":"ch_1","amount":500,"metadata":{"case":"retry"}}`, map[string]string{"X-API-Key": adminKey}).json(t)
+	if other["id"] == first["id"] {
+		t.Fatalf("a refund without the key was the replay of the first")
+	}
+	if keys := stub.keys("retry"); len(keys) != 3 || keys[0] != keys[1] || !strings.HasPrefix(keys[0], "stripeline-c-") {
+		t.Fatalf("Idempotency-Keys at Stripe = %q, want the first two equal and scoped", keys)
+	}
+}

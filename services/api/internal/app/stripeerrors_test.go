@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripeline/stripeline/pkg/subtoken"
 	"github.com/stripeline/stripeline/services/api/internal/config"
 )
 
@@ -23,6 +24,10 @@ type stripeStub struct {
 	mu          sync.Mutex
 	idempotency map[string][]string // description → Idempotency-Key headers seen
 	seen        []url.Values        // every request's form, in order
+	// replays are the successful answers by Idempotency-Key: like Stripe,
+	// the stub answers a repeated key with the first answer again.
+	replays map[string]string
+	made    int // successful objects made, for their ids
 }
 
 // stubAnswer is one canned answer of the stub.
@@ -130,7 +135,7 @@ func startStripeStub(t *testing.T) *stripeStub {
 	for _, f := range refundFailures {
 		answers[f.name] = f.answer
 	}
-	s := &stripeStub{idempotency: map[string][]string{}}
+	s := &stripeStub{idempotency: map[string][]string{}, replays: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		desc := r.FormValue("description")
 		if desc == "" { // the admin routes' requests have no description
@@ -139,11 +144,20 @@ func startStripeStub(t *testing.T) *stripeStub {
 		s.mu.Lock()
 		s.idempotency[desc] = append(s.idempotency[desc], r.Header.Get("Idempotency-Key"))
 		s.seen = append(s.seen, r.Form)
-		s.mu.Unlock()
 		a, ok := answers[desc]
-		if !ok { // a success, shaped as Stripe's
-			a = stubAnswer{status: 200, body: stubObject(r)}
+		if !ok { // a success, shaped as Stripe's, each object its own id
+			key := r.Header.Get("Idempotency-Key")
+			body, replayed := s.replays[key]
+			if !replayed || key == "" {
+				s.made++
+				body = strings.ReplaceAll(stubObject(r), "_stub_1", fmt.Sprintf("_stub_%d", s.made))
+				if key != "" {
+					s.replays[key] = body
+				}
+			}
+			a = stubAnswer{status: 200, body: body}
 		}
+		s.mu.Unlock()
 		select {
 		case <-time.After(a.delay):
 		case <-r.Context().Done():
@@ -164,6 +178,10 @@ func startStripeStub(t *testing.T) *stripeStub {
 // would answer, in short.
 func stubObject(r *http.Request) string {
 	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, "/confirm") || (p == "/v1/payment_intents" && r.FormValue("confirm") == "true"):
+		// The card asks for 3-D Secure.
+		return `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_action",` +
+			`"next_action":{"type":"use_stripe_sdk","use_stripe_sdk":{"type":"three_d_secure_redirect","stripe_js":"https://hooks.stripe.com/3d_secure_2/hosted"}}}`
 	case strings.HasPrefix(p, "/v1/payment_intents"):
 		return `{"id":"pi_stub_1","object":"payment_intent","amount":100,"client_secret":"pi_stub_1_secret_x","status":"requires_payment_method"}`
 	case p == "/v1/refunds":
@@ -245,25 +263,63 @@ func TestStripeUnreachable(t *testing.T) {
 	}
 }
 
+// A client's Idempotency-Key reaches Stripe scoped: the same for an honest
+// retry, so Stripe replays the payment, and another for another app's API
+// key or another route, so nobody else's payment is replayed to it.
+// Without a client key each request gets a fresh one of the server's.
 func TestIdempotencyKeyReachesStripe(t *testing.T) {
 	stub := startStripeStub(t)
 	a := startAPI(t, stubConfig(t, stub))
-	charge := func(desc string, header map[string]string) {
+	pay := func(route, key, desc string, header map[string]string) map[string]any {
+		t.Helper()
 		h := map[string]string{"X-API-Key": apiKey}
+		if key != "" {
+			h["Idempotency-Key"] = key
+		}
 		for k, v := range header {
 			h[k] = v
 		}
-		if r := a.do(t, http.MethodPost, "/Stripe/charge", `{"token":"tok_visa","amount":100,"description":"`+desc+`"}`, h); r.Status != http.StatusOK {
+		body := `{"amount":100,"description":"` + desc + `"}`
+		if route == "charge" {
+			body = `{"token":"tok_visa","amount":100,"description":"` + desc + `"}`
+		}
+		r := a.do(t, http.MethodPost, "/Stripe/"+route, body, h)
+		if r.Status != http.StatusOK {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
+		return r.json(t)
 	}
-	charge("client-key", map[string]string{"Idempotency-Key": "order-42-attempt-1"})
-	if got := stub.keys("client-key"); len(got) != 1 || got[0] != "order-42-attempt-1" {
-		t.Fatalf("Idempotency-Key at Stripe = %q, want the client's", got)
+	const key = "0b6f2c1e-9d4a-4f7b-8e3c-5a2d9c7e1f40"
+	first := pay("payment-intents", key, "client-key", nil)
+	retry := pay("payment-intents", key, "client-key", nil)
+	if first["id"] != retry["id"] || first["client_secret"] != retry["client_secret"] {
+		t.Fatalf("an honest retry got another PaymentIntent: %v then %v", first["id"], retry["id"])
 	}
-	charge("server-key", nil)
-	charge("server-key", nil)
-	got := stub.keys("server-key")
+	// The same app's key in the Backendless path is the same scope.
+	r := a.do(t, http.MethodPost, "/app/"+apiKey+"/services/Stripe/payment-intents", `{"amount":100,"description":"client-key"}`, map[string]string{"Idempotency-Key": key})
+	if viaPath := r.json(t); viaPath["id"] != first["id"] {
+		t.Fatalf("a retry through the Backendless path got another PaymentIntent: %s", r.Body)
+	}
+	other := pay("payment-intents", key, "client-key", map[string]string{"X-API-Key": apiKey2})
+	if other["id"] == first["id"] || other["client_secret"] == first["client_secret"] {
+		t.Fatalf("another app's API key with the same Idempotency-Key got the first payer's PaymentIntent: %v", other)
+	}
+	sub := other["subscribe"].(map[string]any)
+	if err := subtoken.Verify([]byte(tokenSecret), sub["token"].(string), first["id"].(string), time.Now()); err == nil {
+		t.Fatalf("another app's API key got a token for the first payer's id")
+	}
+	charge := pay("charge", key, "client-key", nil)
+	if charge["id"] == first["id"] {
+		t.Fatalf("the same key on another route was replayed: %v", charge)
+	}
+	got := stub.keys("client-key")
+	if len(got) != 5 || got[0] != got[1] || got[0] != got[2] || got[0] == got[3] || got[0] == got[4] || strings.Contains(got[0], key) || !strings.HasPrefix(got[0], "stripeline-c-") {
+		t.Fatalf("Idempotency-Keys at Stripe = %q; want the first two equal, scoped (not the client's), the others different", got)
+	}
+
+	pay("charge", "", "server-key", nil)
+	pay("charge", "", "server-key", nil)
+	got = stub.keys("server-key")
 	if len(got) != 2 || !strings.HasPrefix(got[0], "stripeline-") || !strings.HasPrefix(got[1], "stripeline-") || got[0] == got[1] {
 		t.Fatalf("Idempotency-Keys at Stripe without a client key = %q, want two distinct server-made keys", got)
 	}

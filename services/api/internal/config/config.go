@@ -57,7 +57,7 @@ type Config struct {
 	CORSOrigins []string `env:"API_CORS_ORIGINS" help:"comma-separated browser origins allowed to call the api; * is any"`
 	// EventsRequireToken makes GET /Stripe/events ask, besides the API key,
 	// for the subscription token of the transaction it reads.
-	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events asks, besides the API key, for the subscription token of the transaction it reads"`
+	EventsRequireToken bool `env:"API_EVENTS_REQUIRE_TOKEN, default=true" help:"GET /Stripe/events and GET /Stripe/transactions/{id} ask, besides the API key, for the subscription token of the transaction they read"`
 
 	// Demo serves the demo checkout page (/demo/, services/api/internal/demo):
 	// for trying the loop on one's own machine, off in production.

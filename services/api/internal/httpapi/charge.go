@@ -28,6 +28,8 @@ type chargeBody struct {
 type paymentIntentBody struct {
 	paymentBody
 	PaymentMethod string `json:"payment_method"`
+	Confirm       bool   `json:"confirm"`
+	ReturnURL     string `json:"return_url"`
 }
 
 func (h *Handler) charge(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +51,15 @@ func (h *Handler) paymentIntent(w http.ResponseWriter, r *http.Request) {
 		if len(body.PaymentMethod) > maxIDLen {
 			return payments.Result{}, fieldError{"payment_method", "is too long"}
 		}
-		return h.payments.CreatePaymentIntent(r.Context(), payments.PaymentIntentRequest{Payment: p, PaymentMethod: body.PaymentMethod})
+		if body.Confirm && body.PaymentMethod == "" {
+			return payments.Result{}, fieldError{"payment_method", "is required with confirm: the PaymentMethod (pm_…) to confirm with"}
+		}
+		if err := returnURL(body.ReturnURL); err != nil {
+			return payments.Result{}, err
+		}
+		return h.payments.CreatePaymentIntent(r.Context(), payments.PaymentIntentRequest{
+			Payment: p, PaymentMethod: body.PaymentMethod, Confirm: body.Confirm, ReturnURL: body.ReturnURL,
+		})
 	})
 }
 
@@ -84,10 +94,13 @@ func (h *Handler) payment(w http.ResponseWriter, r *http.Request, body paymentRe
 	if p.Currency, err = h.currency(b.Currency); err != nil {
 		return p, err
 	}
+	if err = description(b.Description); err != nil {
+		return p, err
+	}
 	if err = metadata(b.Metadata); err != nil {
 		return p, err
 	}
-	p.IdempotencyKey, err = idempotencyKey(r)
+	p.IdempotencyKey, err = h.idempotencyKey(r)
 	return p, err
 }
 

@@ -120,6 +120,12 @@ func (h *Handler) subscriptionToken(r *http.Request, id string) error {
 	if !h.cfg.EventsRequireToken {
 		return nil
 	}
+	return h.subscriptionTokenAlways(r, id)
+}
+
+// subscriptionTokenAlways is subscriptionToken whatever
+// API_EVENTS_REQUIRE_TOKEN says: for the routes that act on a payment.
+func (h *Handler) subscriptionTokenAlways(r *http.Request, id string) error {
 	token := r.Header.Get("X-Subscription-Token")
 	if token == "" {
 		token = r.URL.Query().Get("token")

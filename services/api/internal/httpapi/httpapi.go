@@ -20,6 +20,7 @@ import (
 type Payments interface {
 	Charge(ctx context.Context, req payments.ChargeRequest) (payments.Result, error)
 	CreatePaymentIntent(ctx context.Context, req payments.PaymentIntentRequest) (payments.Result, error)
+	ConfirmPaymentIntent(ctx context.Context, req payments.ConfirmRequest) (payments.Result, error)
 	RenewSubscription(id, token string) (payments.Subscribe, error)
 	Refund(ctx context.Context, req payments.RefundRequest) (payments.Result, error)
 	CaptureCharge(ctx context.Context, req payments.CaptureRequest) (payments.Result, error)
@@ -75,8 +76,10 @@ type Handler struct {
 	perKey   *limiterSet // nil: no limit
 	perAddr  *limiterSet
 	scrub    scrubber
-	metrics  *Metrics
-	logger   *slog.Logger
+	// idemScope keys the HMAC that scopes clients' Idempotency-Keys.
+	idemScope []byte
+	metrics   *Metrics
+	logger    *slog.Logger
 }
 
 // prefixes are the seed's URL shapes: plain, Backendless's service path,
@@ -99,6 +102,7 @@ type route struct {
 var routes = []route{
 	{method: http.MethodPost, path: "/Stripe/charge", limited: true, serve: (*Handler).charge},
 	{method: http.MethodPost, path: "/Stripe/payment-intents", limited: true, serve: (*Handler).paymentIntent},
+	{method: http.MethodPost, path: "/Stripe/payment-intents/{id}/confirm", limited: true, serve: (*Handler).confirmPaymentIntent},
 	{method: http.MethodGet, path: "/Stripe/config", public: true, serve: (*Handler).config},
 	{method: http.MethodGet, path: "/Stripe/events", serve: (*Handler).listEvents},
 	{method: http.MethodPost, path: "/Stripe/subscription-tokens", serve: (*Handler).renewToken},
@@ -135,7 +139,8 @@ func New(mux *http.ServeMux, cfg Config, p Payments, ev Events, logger *slog.Log
 		metrics: cfg.Metrics,
 		cfg:     cfg, payments: p, events: ev, logger: logger,
 		keys: newKeyring(cfg.APIKeys), admins: newKeyring(cfg.AdminKeys), scrub: newScrubber(cfg.Secrets),
-		perKey: newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
+		idemScope: idempotencyScope(cfg.TokenKeys),
+		perKey:    newLimiterSet(cfg.PerKey, maxLimiters), perAddr: newLimiterSet(cfg.PerAddr, maxLimiters),
 	}
 	for _, prefix := range prefixes {
 		for _, rt := range routes {

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -22,7 +21,6 @@ const (
 	maxMetadataKeys     = 50
 	maxMetadataKeyLen   = 40
 	maxMetadataValueLen = 500
-	maxIdempotencyKey   = 255
 	maxIDLen            = 255
 )
 
@@ -71,6 +69,22 @@ func (h *Handler) currency(c string) (string, error) {
 	return c, nil
 }
 
+// controlRule says what hasControl refuses.
+const controlRule = " (U+0000–U+001F, U+007F–U+009F: a newline, a tab, an escape…); Stripe shows these texts in its dashboard, receipts and exports, where such characters forge lines or terminal escapes"
+
+// hasControl reports whether s holds a control character (Unicode Cc).
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// description refuses control characters in a payment's description.
+func description(s string) error {
+	if hasControl(s) {
+		return fieldError{"description", "holds a control character" + controlRule}
+	}
+	return nil
+}
+
 // metadata enforces Stripe's limits here, so the client learns which rule
 // it broke without a round trip to Stripe.
 func metadata(m map[string]string) error {
@@ -92,24 +106,13 @@ func metadata(m map[string]string) error {
 			return fieldError{"metadata", fmt.Sprintf("key %q must not contain square brackets", k)}
 		case utf8.RuneCountInString(m[k]) > maxMetadataValueLen:
 			return fieldError{"metadata", fmt.Sprintf("value of key %q is over %d characters", k, maxMetadataValueLen)}
+		case hasControl(k):
+			return fieldError{"metadata", fmt.Sprintf("key %q holds a control character", k) + controlRule}
+		case hasControl(m[k]):
+			return fieldError{"metadata", fmt.Sprintf("value of key %q holds a control character", k) + controlRule}
 		}
 	}
 	return nil
-}
-
-// idempotencyKey is the client's Idempotency-Key, or a fresh one, so that a
-// network retry inside stripe-go never charges twice.
-func idempotencyKey(r *http.Request) (string, error) {
-	k := r.Header.Get("Idempotency-Key")
-	if k == "" {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		return "stripeline-" + hex.EncodeToString(b[:]), nil
-	}
-	if len(k) > maxIdempotencyKey {
-		return "", fieldError{"Idempotency-Key", fmt.Sprintf("header is over %d characters", maxIdempotencyKey)}
-	}
-	return k, nil
 }
 
 // bodyField is the JSON name of a field as the client sent it: without the

@@ -126,7 +126,7 @@ func (h *Handler) settle(w http.ResponseWriter, r *http.Request, body any, do fu
 	}
 	var key string
 	if err == nil {
-		key, err = idempotencyKey(r)
+		key, err = h.idempotencyKey(r)
 	}
 	var res payments.Result
 	if err == nil {

@@ -14,6 +14,7 @@ import (
 const (
 	CallCharge        = "charge"
 	CallPaymentIntent = "payment_intent"
+	CallConfirm       = "confirm" // of a PaymentIntent, with a PaymentMethod
 	CallRefund        = "refund"
 	CallCapture       = "capture" // of a charge or a PaymentIntent
 	CallCancel        = "cancel"  // of a charge or a PaymentIntent
@@ -27,7 +28,7 @@ const (
 )
 
 var (
-	calls    = []string{CallCharge, CallPaymentIntent, CallRefund, CallCapture, CallCancel}
+	calls    = []string{CallCharge, CallPaymentIntent, CallConfirm, CallRefund, CallCapture, CallCancel}
 	outcomes = []string{OutcomeOK, OutcomeCardError, OutcomeStripeError, OutcomeTimeout, OutcomeUnavailable, OutcomeCanceled}
 )
 

@@ -47,6 +47,13 @@ type PaymentIntentRequest struct {
 	ReturnURL string // where a redirect-based next_action comes back to
 }
 
+// ConfirmRequest confirms an open PaymentIntent with a PaymentMethod.
+type ConfirmRequest struct {
+	ID, PaymentMethod string
+	ReturnURL         string // where a redirect-based next_action comes back to
+	IdempotencyKey    string
+}
+
 // RefundRequest gives back all or part of a charge or PaymentIntent.
 type RefundRequest struct {
 	Charge, PaymentIntent string // exactly one
@@ -188,6 +195,25 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, req PaymentIntentRequ
 	}
 	res, err := s.call(ctx, CallPaymentIntent, &params.Params, func() (string, *stripe.APIResponse, error) {
 		pi, err := s.stripe.PaymentIntents.New(params)
+		if err != nil {
+			return "", nil, err
+		}
+		return pi.ID, pi.LastResponse, nil
+	})
+	return s.followed(res), err
+}
+
+// ConfirmPaymentIntent confirms a PaymentIntent with a PaymentMethod. A
+// requires_action answer (3-D Secure) carries next_action and the
+// client_secret, for Stripe.js to finish; the payer's bank decides after.
+func (s *Service) ConfirmPaymentIntent(ctx context.Context, req ConfirmRequest) (Result, error) {
+	params := &stripe.PaymentIntentConfirmParams{PaymentMethod: stripe.String(req.PaymentMethod)}
+	if req.ReturnURL != "" {
+		params.ReturnURL = stripe.String(req.ReturnURL)
+	}
+	params.SetIdempotencyKey(req.IdempotencyKey)
+	res, err := s.call(ctx, CallConfirm, &params.Params, func() (string, *stripe.APIResponse, error) {
+		pi, err := s.stripe.PaymentIntents.Confirm(req.ID, params)
 		if err != nil {
 			return "", nil, err
 		}

@@ -28,8 +28,10 @@ import (
 	"github.com/stripeline/stripeline/pkg/service"
 	"github.com/stripeline/stripeline/pkg/summary"
 	"github.com/stripeline/stripeline/pkg/tracing"
+	"github.com/stripeline/stripeline/services/event-writer/internal/backfill"
 	"github.com/stripeline/stripeline/services/event-writer/internal/config"
 	"github.com/stripeline/stripeline/services/event-writer/internal/metrics"
+	"github.com/stripeline/stripeline/services/event-writer/internal/progress"
 	"github.com/stripeline/stripeline/services/event-writer/internal/redrive"
 	"github.com/stripeline/stripeline/services/event-writer/internal/replay"
 	"github.com/stripeline/stripeline/services/event-writer/internal/retention"
@@ -42,7 +44,10 @@ const usage = `usage:
   event-writer replay --from earliest|<RFC 3339> [--to <RFC 3339>]
                                     re-read the topic into the table, then exit
   event-writer redrive [--reason not_an_event|unstorable|handler_panic] [--from <RFC 3339>] [--dry-run]
-                                    send the poison topic's messages back to the events topic, then exit`
+                                    send the poison topic's messages back to the events topic, then exit
+  event-writer backfill --since <duration, e.g. 72h> [--dry-run]
+                                    publish the events of Stripe's list that stripe_events lacks, then exit
+                                    (STRIPE_EVENTS_KEY: a restricted key with Events read)`
 
 // Usage is the commands' usage, for -h.
 func Usage() string { return usage }
@@ -74,6 +79,12 @@ func Command(ctx context.Context, cfg config.Config, args []string, logOut io.Wr
 			return err
 		}
 		return runRedrive(ctx, rc, logger)
+	case "backfill":
+		bc, err := backfillFlags(cfg, args, logOut)
+		if err != nil {
+			return err
+		}
+		return runBackfill(ctx, cfg, bc, logger)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -125,6 +136,75 @@ func replayFlags(cfg config.Config, args []string, out io.Writer) (replay.Config
 		Kafka: cfg.Kafka, From: start, To: end, Retry: retryConfig(cfg),
 		Progress: out, Terminal: isFile && term.IsTerminal(int(f.Fd())),
 	}, nil
+}
+
+func backfillFlags(cfg config.Config, args []string, out io.Writer) (backfill.Config, error) {
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs.SetOutput(out)
+	since := fs.Duration("since", 72*time.Hour, "how far back to look in Stripe's event list (at most 720h: Stripe keeps 30 days)")
+	dry := fs.Bool("dry-run", false, "count what is missing, publish nothing")
+	if err := fs.Parse(args); err != nil {
+		return backfill.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return backfill.Config{}, fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), usage)
+	}
+	if *since <= 0 || *since > 720*time.Hour {
+		return backfill.Config{}, fmt.Errorf("--since %s: want a positive duration of at most 720h (Stripe keeps 30 days of events)", *since)
+	}
+	if err := cfg.CheckStripeEventsKey(); err != nil {
+		return backfill.Config{}, err
+	}
+	f, isFile := out.(*os.File)
+	return backfill.Config{
+		Since: time.Now().Add(-*since), Topic: cfg.Kafka.Topic, DryRun: *dry,
+		Progress: progress.Config{Name: "backfill", Out: out, Terminal: isFile && term.IsTerminal(int(f.Fd()))},
+	}, nil
+}
+
+// stripeTimeout bounds one request of the backfill to Stripe's event list.
+const stripeTimeout = 30 * time.Second
+
+// runBackfill publishes, through the events topic, the events of Stripe's
+// list that stripe_events lacks (package backfill).
+func runBackfill(ctx context.Context, cfg config.Config, bc backfill.Config, logger *slog.Logger) error {
+	pool, err := pgxpool.New(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer-backfill"}, logging.Watermill(logger))
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	st, err := backfill.Run(ctx, bc, backfill.NewStripe(cfg.StripeEventsKey, cfg.StripeAPIBase, stripeTimeout), storedIDs(pool), pub, logger)
+	logger.Info("backfill done", "listed", st.Listed, "already_stored", st.Stored, "published", st.Published, "invalid", st.Invalid, "dry_run", bc.DryRun)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	return nil
+}
+
+// storedIDs is backfill's question to stripe_events.
+func storedIDs(pool *pgxpool.Pool) backfill.Known {
+	return func(ctx context.Context, ids []string) (map[string]bool, error) {
+		return pgstore.StoredEventIDs(ctx, pool, ids)
+	}
+}
+
+// runReconcile is the periodic backfill (EVENT_WRITER_RECONCILE_EVERY, off
+// at 0), in one replica at a time, publishing through pub.
+func runReconcile(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, pub backfill.Publisher, m *metrics.Metrics, logger *slog.Logger) error {
+	if cfg.ReconcileEvery <= 0 {
+		return nil
+	}
+	lock := func(ctx context.Context, fn func(context.Context) error) (bool, error) {
+		return pgstore.TryLocked(ctx, pool, pgstore.ReconcileLock, fn)
+	}
+	return backfill.Reconcile(ctx, backfill.ReconcileConfig{Every: cfg.ReconcileEvery, Window: cfg.ReconcileWindow, Topic: cfg.Kafka.Topic},
+		backfill.NewStripe(cfg.StripeEventsKey, cfg.StripeAPIBase, stripeTimeout), storedIDs(pool), pub, lock,
+		backfill.Metrics{Found: m.ReconcileFound, Runs: m.ReconcileRuns}, logger.With("task", "reconcile"))
 }
 
 func redriveFlags(cfg config.Config, args []string, out io.Writer) (redrive.Config, error) {
@@ -309,6 +389,9 @@ func consume(ctx context.Context, cfg config.Config, tr *tracing.Tracing, w *wri
 	})
 	g.Go(func() error { return pollLag(gctx, admin, cfg.ConsumerGroup, cfg.Kafka.Topic, m.ConsumerLag, logger) })
 	g.Go(func() error { return runRetention(gctx, cfg, pool, m.RetentionDeleted, logger) })
+	// The poison publisher is ingest's kind of publisher: the reconcile
+	// publishes the events it finds missing through it.
+	g.Go(func() error { return runReconcile(gctx, cfg, pool, poison, m, logger) })
 	g.Go(func() error {
 		summary.Run(gctx, logger, reg, summaryEvery, "event_writer_rows_inserted_total", "event_writer_rows_raw_total",
 			"event_writer_duplicates_skipped_total", "event_writer_poison_total", "event_writer_write_errors_total")

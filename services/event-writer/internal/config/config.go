@@ -3,12 +3,16 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/stripeline/stripeline/pkg/httpserver"
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
 	"github.com/stripeline/stripeline/pkg/pgstore"
+	"github.com/stripeline/stripeline/pkg/secret"
 	"github.com/stripeline/stripeline/pkg/tracing"
 )
 
@@ -58,6 +62,18 @@ type Config struct {
 
 	// Retention deletes, hourly, the stored events received longer ago than
 	// it (docs/security.md, "Personal data"); 0 keeps them forever.
+	// StripeEventsKey reads Stripe's event list for `event-writer backfill`
+	// and the periodic reconcile: a restricted key (rk_…) with only
+	// "Events: read" is enough and is what to use.
+	StripeEventsKey string `env:"STRIPE_EVENTS_KEY, default=" help:"Stripe key that reads events (a restricted rk_ key with only Events read), for event-writer backfill and EVENT_WRITER_RECONCILE_EVERY; empty: both off"`
+	// StripeAPIBase is Stripe's API or a compatible server (stripe-mock).
+	StripeAPIBase string `env:"STRIPE_API_BASE, default=https://api.stripe.com" help:"Stripe's API, or a compatible server such as stripe-mock, for backfill and reconcile"`
+	// ReconcileEvery runs, that often, a backfill of the last
+	// ReconcileWindow in one replica (a PostgreSQL advisory lock): it
+	// catches webhooks Stripe never delivered. 0 is off.
+	ReconcileEvery  time.Duration `env:"EVENT_WRITER_RECONCILE_EVERY, default=0" help:"how often one replica publishes the events of Stripe's list that stripe_events lacks (e.g. 10m); 0 is off; needs STRIPE_EVENTS_KEY"`
+	ReconcileWindow time.Duration `env:"EVENT_WRITER_RECONCILE_WINDOW, default=1h" help:"how far back each reconcile looks in Stripe's event list (at most 720h, Stripe keeps 30 days)"`
+
 	Retention time.Duration `env:"EVENT_WRITER_RETENTION, default=0" help:"deletes, hourly, stored events received longer ago than this (e.g. 2160h); 0 keeps them forever"`
 }
 
@@ -80,10 +96,39 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("EVENT_WRITER_RETRY_MIN must be positive and at most EVENT_WRITER_RETRY_MAX"))
 	}
 	errs = append(errs, c.Limits().Validate("EVENT_WRITER_"))
+	if c.ReconcileEvery < 0 {
+		errs = append(errs, errors.New("EVENT_WRITER_RECONCILE_EVERY must be 0 (off) or a positive duration such as 10m"))
+	}
+	if c.ReconcileEvery > 0 && c.StripeEventsKey == "" {
+		errs = append(errs, errors.New("EVENT_WRITER_RECONCILE_EVERY needs STRIPE_EVENTS_KEY, a key that reads Stripe's events"))
+	}
+	if c.ReconcileEvery > 0 && (c.ReconcileWindow <= 0 || c.ReconcileWindow > 720*time.Hour) {
+		errs = append(errs, errors.New("EVENT_WRITER_RECONCILE_WINDOW must be positive and at most 720h (Stripe keeps 30 days of events)"))
+	}
+	if c.StripeEventsKey != "" {
+		if err := c.CheckStripeEventsKey(); err != nil {
+			errs = append(errs, err)
+		}
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("STRIPE_API_BASE: %q is not an http(s) URL", c.StripeAPIBase))
+		}
+	}
 	if c.Retention < 0 {
 		errs = append(errs, errors.New("EVENT_WRITER_RETENTION must be 0 (keep events forever) or a positive duration such as 2160h"))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckStripeEventsKey refuses a STRIPE_EVENTS_KEY that is empty, a
+// placeholder or too short, or no Stripe secret (sk_) or restricted (rk_) key.
+func (c Config) CheckStripeEventsKey() error {
+	if err := secret.Check("STRIPE_EVENTS_KEY", c.StripeEventsKey, secret.MinStripeKey); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(c.StripeEventsKey, "rk_") && !strings.HasPrefix(c.StripeEventsKey, "sk_") {
+		return errors.New("STRIPE_EVENTS_KEY must be a restricted (rk_…) key with Events read, or a secret (sk_…) key")
+	}
+	return nil
 }
 
 // Limits are the HTTP server's limits from the settings; the header's read

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,30 @@ func TestLoadRefuses(t *testing.T) {
 			_, err := service.Load[Config](context.Background())
 			if err == nil || !strings.Contains(err.Error(), name+" must be positive") {
 				t.Fatalf("Load() with %s=%s = %v, want it refused by name", name, v, err)
+			}
+		})
+	}
+}
+
+func TestReconcileSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // a piece of the error; empty: accepted
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"EVENT_WRITER_RECONCILE_EVERY": "10m"}, "EVENT_WRITER_RECONCILE_EVERY needs STRIPE_EVENTS_KEY"},
+		{map[string]string{"EVENT_WRITER_RECONCILE_EVERY": "10m", "STRIPE_EVENTS_KEY": "rk_test_eventsReadOnly0123456789"}, ""},
+		{map[string]string{"EVENT_WRITER_RECONCILE_EVERY": "10m", "STRIPE_EVENTS_KEY": "rk_test_eventsReadOnly0123456789", "EVENT_WRITER_RECONCILE_WINDOW": "800h"}, "EVENT_WRITER_RECONCILE_WINDOW must be positive and at most 720h"},
+		{map[string]string{"STRIPE_EVENTS_KEY": "pk_test_notASecretKey0123456789"}, "STRIPE_EVENTS_KEY must be a restricted"},
+		{map[string]string{"STRIPE_EVENTS_KEY": "rk_test_eventsReadOnly0123456789", "STRIPE_API_BASE": "stripe-mock:12111"}, "STRIPE_API_BASE"},
+	} {
+		t.Run(fmt.Sprint(tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := service.Load[Config](context.Background())
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Load() = %v, want %q", err, tc.want)
 			}
 		})
 	}

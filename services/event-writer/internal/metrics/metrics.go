@@ -17,6 +17,11 @@ type Metrics struct {
 	Poison            prometheus.Counter
 	WriteErrors       *prometheus.CounterVec
 	RetentionDeleted  prometheus.Counter
+	// ReconcileFound counts the events Stripe listed that stripe_events
+	// lacked, published by the periodic reconcile; ReconcileRuns its runs
+	// by outcome (ok, error, locked: another replica held the lock).
+	ReconcileFound prometheus.Counter
+	ReconcileRuns  *prometheus.CounterVec
 }
 
 // NewMetrics builds the instruments and registers them on reg (the
@@ -72,10 +77,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "event_writer_retention_deleted_total",
 			Help: "Rows deleted from stripe_events by EVENT_WRITER_RETENTION.",
 		}),
+		ReconcileFound: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "event_writer_reconcile_found_total",
+			Help: "Events in Stripe's event list that stripe_events lacked (webhooks never delivered), published by EVENT_WRITER_RECONCILE_EVERY.",
+		}),
+		ReconcileRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "event_writer_reconcile_runs_total",
+			Help: "Reconcile runs by outcome: ok, error, locked (another replica ran it).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{"ok", "error", "locked"} {
+		m.ReconcileRuns.WithLabelValues(o)
 	}
 	for _, c := range []prometheus.Collector{
 		m.ConsumerLag, m.BatchSize, m.BatchSeconds, m.RowsInserted, m.RowsRaw,
-		m.DuplicatesSkipped, m.Poison, m.WriteErrors, m.RetentionDeleted,
+		m.DuplicatesSkipped, m.Poison, m.WriteErrors, m.RetentionDeleted, m.ReconcileFound, m.ReconcileRuns,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/logging"
+	"github.com/stripeline/stripeline/services/event-writer/internal/progress"
 	"github.com/stripeline/stripeline/services/event-writer/internal/writer"
 )
 
@@ -89,13 +90,13 @@ func Run(ctx context.Context, cfg Config, w *writer.Writer, logger *slog.Logger)
 		"events", total, "from", describe(cfg.From, "earliest"), "to", describe(cfg.To, "end offsets at start"))
 
 	var st Stats
-	progress := newProgress(cfg, total, logger)
+	prog := progress.New(progress.Config{Name: "replay", Out: cfg.Progress, Terminal: cfg.Terminal, Interval: cfg.Interval}, total, logger)
 	handle := func(msg *message.Message) error {
 		if err := w.Handle(msg); err != nil {
 			return err
 		}
 		atomic.AddInt64(&st.Events, 1)
-		progress.add(1)
+		prog.Add(1)
 		return nil
 	}
 	// What can never be stored was set aside when it first came: count it
@@ -106,7 +107,7 @@ func Run(ctx context.Context, cfg Config, w *writer.Writer, logger *slog.Logger)
 			if kafka.IsPoison(err) {
 				atomic.AddInt64(&st.Events, 1)
 				atomic.AddInt64(&st.Poison, 1)
-				progress.add(1)
+				prog.Add(1)
 				return out, nil
 			}
 			return out, err
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config, w *writer.Writer, logger *slog.Logger)
 	}
 	err = kafka.ReadSpan(ctx, kafka.SubscriberConfig{Brokers: cfg.Kafka.Brokers, ClientID: "event-writer-replay", Group: group},
 		span, handle, logging.Watermill(logger), writer.Middleware(skipPoison, cfg.Retry)...)
-	progress.close()
+	prog.Close()
 	if err != nil {
 		return st, err
 	}

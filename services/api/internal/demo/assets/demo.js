@@ -1,6 +1,9 @@
 // The demo checkout: the JavaScript client (stripeline.js, the same file as
 // clients/js/src/index.js) against the api that serves this page and the
-// notifier named in config.json.
+// notifier named in config.json. A test card token is charged
+// (POST /Stripe/charge); a card typed into Stripe.js is paid with a
+// PaymentIntent confirmed at once, and 3-D Secure, when the card asks for
+// it, is finished by Stripe.js through the client.
 import { Stripeline, StripelineError } from './stripeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -41,17 +44,25 @@ $('load-stripejs').addEventListener('click', async () => {
     card.mount('#stripe-card');
     $('card-stripejs').hidden = false;
     $('card').value = 'stripejs';
-    hint.textContent = 'Stripe.js loaded: type a test card number, e.g. 4242 4242 4242 4242.';
+    hint.textContent =
+      'Stripe.js loaded: type a test card number, e.g. 4242 4242 4242 4242, or 4000 0027 6000 3184 for 3-D Secure.';
   };
   document.head.append(script);
 });
 
-async function cardToken() {
+// pay charges a test card token, or pays the card typed into Stripe.js
+// with a PaymentIntent (3-D Secure through Stripe.js when the card asks).
+async function pay(amount) {
   const choice = $('card').value;
-  if (choice !== 'stripejs') return choice;
-  const { token, error } = await stripe.createToken(card);
+  if (choice !== 'stripejs') return client.charge({ token: choice, amount });
+  const { paymentMethod, error } = await stripe.createPaymentMethod({ type: 'card', card });
   if (error) throw new StripelineError(error.message, { type: 'stripejs', code: error.code, decline_code: error.decline_code });
-  return token.id;
+  return client.createPaymentIntent({
+    amount,
+    payment_method: paymentMethod.id,
+    confirm: true,
+    return_url: location.href.split('#')[0],
+  });
 }
 
 function show(dl, fields) {
@@ -75,6 +86,7 @@ $('pay-form').addEventListener('submit', async (e) => {
     apiBase: location.origin,
     apiKey,
     notifierUrl: config.notifier_url,
+    stripe, // null until Stripe.js is loaded: test cards need no 3-D Secure
     onStateChange: (state) => {
       $('conn-state').textContent = `(websocket ${state})`;
       $('conn-state').dataset.state = state;
@@ -87,28 +99,50 @@ $('pay-form').addEventListener('submit', async (e) => {
   err.hidden = true;
   delete err.dataset.code;
   delete err.dataset.declineCode;
-  try {
-    const ch = await client.charge({ token: await cardToken(), amount: Number($('amount').value) });
-    show($('charge'), [
-      ['id', ch.id],
-      ['status', ch.status],
-      ['amount', `${ch.amount} ${ch.currency}`],
-      ['outcome', ch.outcome?.seller_message],
-    ]);
-    client.subscribe(ch.id, ch.subscribe.token, (event) => {
+  const note = (type, text) => {
+    const li = document.createElement('li');
+    li.dataset.type = type;
+    li.className = 'note';
+    li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+    $('events').append(li);
+  };
+  const listen = (id, token) =>
+    client.subscribe(id, token, (event, frame) => {
       const li = document.createElement('li');
       li.dataset.type = event.type;
       li.dataset.eventId = event.id;
-      li.textContent = `${new Date().toLocaleTimeString()}  ${event.type}  ${event.id}`;
+      const how = frame.catchUp ? '  (read over HTTP after a gap)' : '';
+      li.textContent = `${new Date().toLocaleTimeString()}  ${event.type}  ${event.id}${how}`;
       $('events').append(li);
     }, {
       onError: (e2) => {
         err.hidden = false;
         err.textContent = `websocket: ${e2.code}: ${e2.message}`;
       },
+      // Away longer than the notifier's window: what it no longer had was
+      // read from the api (GET /Stripe/events) and is in the list above.
+      onGap: (gap) =>
+        note('gap', gap.caughtUp
+          ? `reconnected after a gap: ${gap.delivered} event(s) read over HTTP`
+          : `reconnected after a gap; the events could not be read: ${gap.error?.message ?? 'no single id'}`),
     });
+  try {
+    const out = await pay(Number($('amount').value));
+    const fields = [
+      ['id', out.id],
+      ['status', out.status],
+      ['amount', `${out.amount} ${out.currency}`],
+    ];
+    if (out.object === 'charge') fields.push(['outcome', out.outcome?.seller_message]);
+    if (out.nextActionResult) fields.push(['3-D Secure', 'authenticated with Stripe.js']);
+    if (out.actionRequired) fields.push(['3-D Secure', `required: ${out.next_action?.type}`]);
+    show($('charge'), fields);
+    listen(out.id, out.subscribe.token);
   } catch (e2) {
-    show($('charge'), e2.charge ? [['id', e2.charge], ['status', 'failed']] : []);
+    // 3-D Secure that failed still has a PaymentIntent whose events come.
+    if (e2.paymentIntent) listen(e2.paymentIntent.id, e2.paymentIntent.subscribe.token);
+    const failed = e2.charge ?? e2.paymentIntent?.id;
+    show($('charge'), failed ? [['id', failed], ['status', e2.paymentIntent?.status ?? 'failed']] : []);
     err.hidden = false;
     err.dataset.code = e2.code ?? '';
     err.dataset.declineCode = e2.decline_code ?? '';
