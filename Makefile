@@ -13,7 +13,7 @@ pg = $$(bash deployments/local/postgres.sh $(DATA) $(1))
 help:
 	@echo "make run    the whole pipeline on this machine (Ctrl-C stops it)"
 	@echo "make test   every test: unit, integration and end-to-end"
-	@echo "make bench  the benchmark report (bench/results.json, bench/latency.svg)"
+	@echo "make bench  the benchmark report (bench/results.json and its figures, bench/*.svg)"
 	@echo "make chaos  the fault suite: kills, restarts, outages under load (docs/chaos.md)"
 
 ## run: broker, stripe-mock, database and the four services, until Ctrl-C.
@@ -46,17 +46,17 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: the benchmark report (bench/results.json, bench/latency.svg); sizes are flags, e.g.
+## bench: the benchmark report (bench/results.json, latency.svg, throughput.svg, notifier-rss.svg); sizes are flags, e.g.
 ## make bench BENCH_FLAGS="-connections 2000 -writer-backlog 20000"
 bench:
 	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-bench -out bench \
 	  -database "$(call pg,stripeline_bench)" $(BENCH_FLAGS)
 
-## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails. Sizes are flags, e.g.
+## chaos: the fault suite (docs/chaos.md); exits 1 when a check fails; draws bench/chaos-timeline.svg. Sizes are flags, e.g.
 ## make chaos CHAOS_FLAGS="-seed 1234 -events 50000"
 chaos:
 	$(GO) run github.com/stripeline/stripeline/tools/cmd/stripeline-chaos -data $(DATA)/chaos \
-	  -database "$(call pg,stripeline_chaos)" $(CHAOS_FLAGS)
+	  -database "$(call pg,stripeline_chaos)" -timeline bench/chaos-timeline.svg $(CHAOS_FLAGS)
 
 ## hostile: the hostile-input battery of make test, 25 times the floods (docs/security.md).
 hostile:

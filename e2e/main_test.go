@@ -18,6 +18,10 @@ import (
 var (
 	stack *devstack.Stack
 	dbURL string
+	// traces receives the services' spans: the stack runs with tracing on,
+	// sampling only the traces a test starts (a sampled traceparent), so the
+	// other tests' requests record nothing.
+	traces *collector
 )
 
 func TestMain(m *testing.M) {
@@ -41,11 +45,19 @@ func runMain(m *testing.M) int {
 	dbURL = testenv.DatabaseURL(dbName)
 	defer testenv.DropDatabase(dbName)
 
+	traces = startCollector()
+	defer traces.srv.Close()
+
 	logs := filepath.Join(tmp, "logs")
 	_ = os.MkdirAll(logs, 0o755)
 	stack, err = devstack.StartStack(ctx, devstack.StackConfig{
 		BinDir:      filepath.Join(tmp, "bin"),
 		DatabaseURL: dbURL,
+		Env: []string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + traces.srv.URL,
+			"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0",
+			"OTEL_BSP_SCHEDULE_DELAY=200",
+		},
 		Log: func(c string) io.Writer {
 			f, err := os.Create(filepath.Join(logs, c+".log"))
 			if err != nil {

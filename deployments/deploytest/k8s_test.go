@@ -35,6 +35,8 @@ type cluster struct {
 	hpas        map[string]*autoscalingv2.HorizontalPodAutoscaler
 	jobs        map[string]*batchv1.Job
 	configMaps  map[string]*corev1.ConfigMap
+	rules       []*PrometheusRule
+	podMonitors []*PodMonitor
 }
 
 // buildK8s runs `kustomize build deployments/k8s` in process and decodes every
@@ -83,6 +85,12 @@ func buildK8s(t *testing.T) cluster {
 			c.configMaps[r.GetName()], obj = m, m
 		case "v1/Namespace":
 			obj = &corev1.Namespace{}
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			r := &PrometheusRule{}
+			c.rules, obj = append(c.rules, r), r
+		case "monitoring.coreos.com/v1/PodMonitor":
+			m := &PodMonitor{}
+			c.podMonitors, obj = append(c.podMonitors, m), m
 		case "v1/Secret":
 			t.Errorf("%s: a Secret is committed; credentials come from the operator's %s", id, secretName)
 			continue

@@ -44,7 +44,8 @@ const readyTimeout = 2 * time.Second
 //   - GET /metrics: Prometheus, what metrics gathers: the service's own
 //     registry (NewRegistry), never the global default one, so that two
 //     services in one process each export their own series. A nil metrics
-//     serves an empty registry.
+//     serves an empty registry. Beside it, the checks' results at the
+//     scrape: stripeline_ready and stripeline_ready_check{check}.
 func OpsHandler(checks map[string]Check, metrics prometheus.Gatherer, logger *slog.Logger) http.Handler {
 	if metrics == nil {
 		metrics = prometheus.NewRegistry()
@@ -55,10 +56,8 @@ func OpsHandler(checks map[string]Check, metrics prometheus.Gatherer, logger *sl
 	}
 	slices.Sort(names)
 	rl := &readyLog{logger: logger, last: map[string]checkState{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	run := func(ctx context.Context) []error {
+		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		defer cancel()
 		errs := make([]error, len(names))
 		var wg sync.WaitGroup
@@ -66,9 +65,19 @@ func OpsHandler(checks map[string]Check, metrics prometheus.Gatherer, logger *sl
 			wg.Go(func() { errs[i] = checks[name](ctx) })
 		}
 		wg.Wait()
-		var failed []string
 		for i, name := range names {
 			rl.note(name, errs[i])
+		}
+		return errs
+	}
+	ready := prometheus.NewRegistry()
+	ready.MustRegister(&readiness{names: names, run: run})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		errs := run(r.Context())
+		var failed []string
+		for i, name := range names {
 			if errs[i] != nil {
 				failed = append(failed, name)
 			}
@@ -79,8 +88,40 @@ func OpsHandler(checks map[string]Check, metrics prometheus.Gatherer, logger *sl
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failed": failed})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics, ready}, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// readiness exports what /readyz answers, evaluated at each scrape:
+// stripeline_ready (1 when every check passes, else 0) and
+// stripeline_ready_check{check} (each check's). Alerts on a replica that
+// is not ready need it: Prometheus never calls /readyz.
+type readiness struct {
+	names []string
+	run   func(context.Context) []error
+}
+
+var (
+	readyDesc      = prometheus.NewDesc("stripeline_ready", "1 when every readiness check of the service passes (its /readyz answers 200), else 0; evaluated at each scrape.", nil, nil)
+	readyCheckDesc = prometheus.NewDesc("stripeline_ready_check", "1 when the readiness check passes, else 0; evaluated at each scrape.", []string{"check"}, nil)
+)
+
+func (r *readiness) Describe(ch chan<- *prometheus.Desc) {
+	ch <- readyDesc
+	ch <- readyCheckDesc
+}
+
+func (r *readiness) Collect(ch chan<- prometheus.Metric) {
+	errs := r.run(context.Background())
+	all := 1.0
+	for i, name := range r.names {
+		v := 1.0
+		if errs[i] != nil {
+			v, all = 0, 0
+		}
+		ch <- prometheus.MustNewConstMetric(readyCheckDesc, prometheus.GaugeValue, v, name)
+	}
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, all)
 }
 
 // NewRegistry is a service's metrics registry: the Go runtime's and the

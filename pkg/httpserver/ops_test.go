@@ -220,3 +220,34 @@ func TestPolled(t *testing.T) {
 	fail.Store(false)
 	wait(true)
 }
+
+// /metrics exports readiness as /readyz judges it, at each scrape: the
+// whole and each check.
+func TestMetricsExportReadiness(t *testing.T) {
+	var dbDown atomic.Bool
+	srv := httptest.NewServer(OpsHandler(map[string]Check{
+		"database": func(context.Context) error {
+			if dbDown.Load() {
+				return errors.New("refused")
+			}
+			return nil
+		},
+		"kafka": func(context.Context) error { return nil },
+	}, NewRegistry(), nil))
+	defer srv.Close()
+	for _, c := range []struct {
+		down bool
+		want []string
+	}{
+		{false, []string{"stripeline_ready 1\n", `stripeline_ready_check{check="database"} 1`, `stripeline_ready_check{check="kafka"} 1`}},
+		{true, []string{"stripeline_ready 0\n", `stripeline_ready_check{check="database"} 0`, `stripeline_ready_check{check="kafka"} 1`}},
+	} {
+		dbDown.Store(c.down)
+		_, body := get(t, srv.URL+"/metrics")
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("database down %v: /metrics lacks %q", c.down, w)
+			}
+		}
+	}
+}

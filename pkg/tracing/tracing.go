@@ -110,13 +110,16 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return t.provider.Shutdown(ctx)
 }
 
-// Handler is h with a server span per request, continuing the trace the
-// caller sent in traceparent; h itself when tracing is off.
+// Handler is h with a server span per request, named operation,
+// continuing the trace the caller sent in traceparent; h itself when
+// tracing is off. The span records the URL path: serve only routes whose
+// paths carry no credential.
 func (t *Tracing) Handler(h http.Handler, operation string) http.Handler {
 	if t == nil {
 		return h
 	}
-	return otelhttp.NewHandler(h, operation, t.httpOptions()...)
+	named := otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return operation })
+	return otelhttp.NewHandler(h, operation, append(t.httpOptions(), named)...)
 }
 
 // Transport is rt (http.DefaultTransport when nil) with a client span per

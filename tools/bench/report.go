@@ -13,7 +13,10 @@ import (
 	"github.com/stripeline/stripeline/tools/loadgen"
 )
 
-// Write saves results.json and latency.svg into dir.
+// Write saves results.json and the figures into dir: latency.svg (the
+// webhook → websocket latency distribution), throughput.svg (each step's
+// throughput over time) and notifier-rss.svg (the notifier's RSS against
+// its connections while they ramp up).
 func Write(dir string, r *Results) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -24,7 +27,16 @@ func Write(dir string, r *Results) error {
 	}
 	title := fmt.Sprintf("webhook POST → websocket receipt, %.0f events/s, %d subscribers (p50 %.2f ms, p99 %.2f ms, n=%d)",
 		r.Config.E2ERate, r.Notifier.AtRate.Subscribers, r.Notifier.AtRate.Latency.P50, r.Notifier.AtRate.Latency.P99, r.Notifier.AtRate.Latency.Count)
-	return os.WriteFile(filepath.Join(dir, "latency.svg"), []byte(histogramSVG(r.Notifier.AtRate.Latency, title)), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "latency.svg"), []byte(histogramSVG(r.Notifier.AtRate.Latency, title)), 0o644); err != nil {
+		return err
+	}
+	if err := writeThroughput(dir, r); err != nil {
+		return fmt.Errorf("throughput.svg: %w", err)
+	}
+	if err := writeRamp(dir, r.Notifier); err != nil {
+		return fmt.Errorf("notifier-rss.svg: %w", err)
+	}
+	return nil
 }
 
 // Table prints the report: each figure beside its ceiling.

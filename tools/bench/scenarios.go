@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,6 +307,57 @@ type Notifier struct {
 	PerConnKiB   float64                `json:"kib_per_connection"`
 	AtRate       loadgen.EndToEndResult `json:"at_rate"`
 	Max          loadgen.EndToEndResult `json:"max"`
+	// Ramp is the notifier's RSS against its open connections (its own
+	// notifier_connections) while the connections come, sampled every
+	// rampEvery, and through the settling after.
+	Ramp []RampPoint `json:"ramp,omitempty"`
+}
+
+// RampPoint is one sample of the notifier while connections ramp up.
+type RampPoint struct {
+	Seconds     float64 `json:"s"`
+	Connections int     `json:"connections"`
+	RSSKiB      int64   `json:"rss_kib"`
+}
+
+const rampEvery = 250 * time.Millisecond
+
+// sampleRamp samples the notifier's RSS and connections until stop is
+// closed, then returns the samples.
+func (b *run) sampleRamp(pid int, stop <-chan struct{}) []RampPoint {
+	start := time.Now()
+	metrics := b.stack.OpsURL("notifier") + "/metrics"
+	t := time.NewTicker(rampEvery)
+	defer t.Stop()
+	var out []RampPoint
+	for {
+		if rss, err := rssKiB(pid); err == nil {
+			if n, err := gauge(metrics, "notifier_connections"); err == nil {
+				out = append(out, RampPoint{Seconds: time.Since(start).Seconds(), Connections: int(n), RSSKiB: rss})
+			}
+		}
+		select {
+		case <-stop:
+			return out
+		case <-t.C:
+		}
+	}
+}
+
+// gauge reads an unlabelled sample from a /metrics page.
+func gauge(url, name string) (float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", url, name)
 }
 
 func (b *run) notifierMemory(ctx context.Context, r *Results) error {
@@ -316,6 +368,12 @@ func (b *run) notifierMemory(ctx context.Context, r *Results) error {
 	if n.RSSBeforeKiB, err = rssKiB(pid); err != nil {
 		return err
 	}
+	stopRamp, ramp := make(chan struct{}), make(chan []RampPoint, 1)
+	go func() { ramp <- b.sampleRamp(pid, stopRamp) }()
+	defer func() {
+		close(stopRamp)
+		n.Ramp = <-ramp
+	}()
 	h, err := b.holdConnections(ctx, "ws://"+b.stack.Config.Addrs["notifier"]+"/ws", b.cfg.Connections, "", b.cfg.Seed)
 	if err != nil {
 		return err

@@ -140,6 +140,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if r.Missing > 0 {
 		r.WriterGroup = describeWriterGroup([]string{c.brokerAddr})
 	}
+	r.Timeline = timeline(origin, send, store, subs)
 	cancelRun()
 	bg.Wait()
 	stopped = true

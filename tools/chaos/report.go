@@ -47,7 +47,8 @@ type Report struct {
 
 	Subscribers []SubscriberResult
 	Faults      []FaultResult
-	StopErr     string // services that did not stop cleanly on SIGTERM at the end
+	Timeline    Timeline // accepted, stored and delivered per second (WriteTimeline draws it)
+	StopErr     string   // services that did not stop cleanly on SIGTERM at the end
 }
 
 // SubscriberResult is one websocket client's account.

@@ -7,18 +7,25 @@ import (
 	"time"
 )
 
-// Latencies collects durations from many goroutines.
+// Latencies collects durations from many goroutines, and when each was
+// recorded: the throughput over time.
 type Latencies struct {
 	mu sync.Mutex
 	d  []time.Duration
+	at []int64 // Unix nanoseconds of each Add
 }
 
-// Add records one duration.
+// Add records one duration, completed now.
 func (l *Latencies) Add(d time.Duration) {
+	now := time.Now().UnixNano()
 	l.mu.Lock()
 	l.d = append(l.d, d)
+	l.at = append(l.at, now)
 	l.mu.Unlock()
 }
+
+// ThroughputBin is the width of Summary.Throughput's bins.
+const ThroughputBin = 500 * time.Millisecond
 
 // Summary is a latency distribution in milliseconds.
 type Summary struct {
@@ -32,14 +39,39 @@ type Summary struct {
 	// BucketUpperMs[i] milliseconds (and above the previous bound).
 	BucketUpperMs []float64 `json:"bucket_upper_ms,omitempty"`
 	Buckets       []int     `json:"buckets,omitempty"`
+	// Throughput is completions per second over time, in bins of
+	// ThroughputBin from the first completion: warm-up and stalls show.
+	Throughput []float64 `json:"throughput_per_s,omitempty"`
 }
 
-// Summary sorts the samples and reads the percentiles.
+// Summary sorts the samples and reads the percentiles, and bins the
+// completions over time (Throughput).
 func (l *Latencies) Summary() Summary {
 	l.mu.Lock()
 	d := slices.Clone(l.d)
+	at := slices.Clone(l.at)
 	l.mu.Unlock()
-	return Summarize(d)
+	s := Summarize(d)
+	s.Throughput = throughput(at)
+	return s
+}
+
+// throughput is completions per second in ThroughputBin bins from the
+// first completion to the last.
+func throughput(at []int64) []float64 {
+	if len(at) == 0 {
+		return nil
+	}
+	first, last := slices.Min(at), slices.Max(at)
+	bin := int64(ThroughputBin)
+	out := make([]float64, (last-first)/bin+1)
+	for _, t := range at {
+		out[(t-first)/bin]++
+	}
+	for i := range out {
+		out[i] /= ThroughputBin.Seconds()
+	}
+	return out
 }
 
 // Summarize is Summary of a slice of durations.

@@ -52,6 +52,7 @@ func realMain(ctx context.Context, args []string) (failed bool, err error) {
 	db := fs.String("database", "postgres://postgres@127.0.0.1:5432/stripeline_chaos?sslmode=disable",
 		"PostgreSQL URL; the database is dropped and recreated, so its name must contain \"chaos\"")
 	keep := fs.Bool("keep", false, "keep the database after the run")
+	figure := fs.String("timeline", "", "where to draw the run's timeline (SVG: faults as bands, accepted/stored/delivered rates, heal times); default timeline.svg in -data")
 	// Flags for every size; zero keeps the configuration's value.
 	var c chaos.Config
 	fs.IntVar(&c.Events, "events", 0, "at least this many events (full 20000, small 2000)")
@@ -113,7 +114,13 @@ func realMain(ctx context.Context, args []string) (failed bool, err error) {
 		return false, err
 	}
 	report.Print(os.Stdout)
-	fmt.Printf("logs: %s\n", filepath.Join(dir, "logs"))
+	if *figure == "" {
+		*figure = filepath.Join(dir, "timeline.svg")
+	}
+	if err := chaos.WriteTimeline(*figure, report); err != nil {
+		return false, fmt.Errorf("timeline: %w", err)
+	}
+	fmt.Printf("logs: %s\ntimeline: %s\n", filepath.Join(dir, "logs"), *figure)
 	return report.Failed(), nil
 }
 

@@ -97,5 +97,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, err
 		}
 	}
+	m.WriteErrors.WithLabelValues("store") // exported from the start, at 0
 	return m, nil
 }

@@ -51,6 +51,12 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 	}
 	defer tracing.ShutdownWithin(tr, cfg.ShutdownGrace, logger)
 	h := hub.New(hub.Config{Window: cfg.Window, WindowMaxBytes: cfg.WindowMaxBytes})
+	reg := httpserver.NewRegistry()
+	wsMetrics, err := ws.NewMetrics(reg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	wss := ws.NewServer(ws.Config{
 		RequireToken:     cfg.RequireToken,
 		TokenKeys:        cfg.TokenKeys(),
@@ -70,9 +76,9 @@ func RunListener(ctx context.Context, cfg config.Config, ln net.Listener, logOut
 		MaxSelectorNodes:         cfg.MaxSelectorNodes,
 		MaxConnectionBytes:       cfg.MaxConnectionBytes,
 		Tracer:                   tr.Tracer("notifier"),
+		Metrics:                  wsMetrics,
 	}, h, logger)
 	fd := feed.New(feed.Config{Kafka: cfg.Kafka, Window: cfg.Window, Tracing: tr.Provider()}, h, logger)
-	reg := httpserver.NewRegistry()
 	if _, err := NewMetrics(reg, h, wss); err != nil {
 		ln.Close()
 		return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stripeline/stripeline/pkg/clientaddr"
@@ -58,9 +59,15 @@ type Config struct {
 	// Tracer, when set, records each event's delivery to each subscription
 	// as a span of the event's trace (trace.go); nil records none.
 	Tracer trace.Tracer
+	// Metrics are where deliveries are counted; nil counts on a registry
+	// of its own that nothing serves.
+	Metrics *Metrics
 }
 
 func (c *Config) setDefaults() {
+	if c.Metrics == nil {
+		c.Metrics, _ = NewMetrics(prometheus.NewRegistry()) // a fresh registry never conflicts
+	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 256
 	}

@@ -57,7 +57,7 @@ func (s *sink) Subscribed(sub *hub.Subscription, pos hub.Position, recovered boo
 
 // Deliver implements hub.Sink: it only queues.
 func (s *sink) Deliver(sub *hub.Subscription, ev *hub.Event, pos hub.Position) {
-	s.c.send(frame{prefix: s.prefix, ev: ev, pos: pos, span: s.deliverySpan(sub, ev)})
+	s.c.send(frame{prefix: s.prefix, ev: ev, pos: pos, span: s.deliverySpan(sub, ev), queued: time.Now().UnixNano()})
 }
 
 func (c *conn) subscribe(f clientFrame) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -50,4 +51,12 @@ func TestDeliveryIsASpanPerSubscription(t *testing.T) {
 			t.Errorf("span status %v, want unset (written)", s.Status)
 		}
 	}
+	// Counted once written: the client may read a frame a moment before.
+	m := f.srv.cfg.Metrics
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if n := testutil.ToFloat64(m.Deliveries); n != 4 {
+			return fmt.Errorf("notifier_deliveries_total = %v, want 4 (2 events × 2 connections)", n)
+		}
+		return nil
+	})
 }

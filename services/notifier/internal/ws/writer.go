@@ -33,6 +33,7 @@ type frame struct {
 	code   int
 	text   string
 	span   trace.Span // the event's delivery span (trace.go); nil without tracing
+	queued int64      // of an event: when the hub handed it over, Unix nanoseconds
 	size   int64      // what it holds until written, counted against NOTIFIER_MAX_CONNECTION_BYTES
 }
 
@@ -170,6 +171,11 @@ func (c *conn) writeLoop() {
 			_ = c.ws.SetWriteDeadline(deadline)
 			err = c.writeData(f)
 			f.endSpan(err)
+			if err == nil && f.ev != nil {
+				m := c.srv.cfg.Metrics
+				m.Deliveries.Inc()
+				m.DeliverySeconds.Observe(float64(time.Now().UnixNano()-f.queued) / 1e9)
+			}
 		}
 		if err != nil {
 			// The reader sees the closed socket, ends and cleans up.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/stripeline/stripeline/pkg/kafka"
 	"github.com/stripeline/stripeline/pkg/stripeevent"
@@ -292,6 +293,15 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 		}
 		break
 	}
+	m := f.srv.cfg.Metrics
+	// Every frame the fast client read was counted; the slow one's socket
+	// took some too.
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if got := testutil.ToFloat64(m.Deliveries); got < n {
+			return fmt.Errorf("notifier_deliveries_total = %v, want at least %d", got, n)
+		}
+		return nil
+	})
 }
 
 func TestShutdownSendsGoingAway(t *testing.T) {
