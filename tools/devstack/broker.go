@@ -7,6 +7,7 @@ package devstack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -78,27 +79,46 @@ func (b *Broker) Addr() string { return b.addr }
 // Close stops the broker, flushing its data folder when it has one.
 func (b *Broker) Close() { b.cluster.Close() }
 
-// FreePort asks the kernel for a free TCP port on loopback, never one it
-// returned before in this process: the port is released before whoever
-// asked binds it, and the kernel may offer it again meanwhile (a stack's
-// api and stripe-mock once got the same port, and the api could not start).
+// FreePort is a free TCP port on loopback, never one it returned before in
+// this process. The port is released before whoever asked binds it, so it
+// is taken below the kernel's ephemeral range (32768–60999 here, read from
+// /proc when it can be): a port the kernel offers for :0 is one it also
+// gives outgoing connections as their local port, and in make test, with
+// many test binaries connecting at once, a service's port was once taken
+// that way before the service bound it ("address already in use").
 func FreePort() (int, error) {
+	low, high := belowEphemeral()
 	for range 1000 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		port := low + rand.IntN(high-low)
 		handedOut.Lock()
 		seen := handedOut.ports[port]
 		handedOut.ports[port] = true
 		handedOut.Unlock()
-		if !seen {
-			return port, nil
+		if seen {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, errors.New("devstack: no free port below the ephemeral range after 1000 tries")
+}
+
+// belowEphemeral is the range FreePort draws from: from 20000 up to the
+// start of the kernel's ephemeral ports.
+func belowEphemeral() (low, high int) {
+	low, high = 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > low+1000 {
+				high = n
+			}
 		}
 	}
-	return 0, errors.New("devstack: every free port the kernel offered was handed out before")
+	return low, high
 }
 
 // handedOut is every port FreePort returned.
